@@ -1,0 +1,40 @@
+# Two commands on a fresh machine with Python >= 3.10 and pip:
+#   make figures   build .venv if missing, write the synthetic benchmark, run every notebook
+#                  full-size with papermill, rebuild figures/ and figures/results.md
+#   make test      build .venv if missing, run the test suite (every notebook in smoke mode)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+# known-good torch for the paper's runs; the package itself accepts a range
+TORCH  ?= torch==2.13.0
+PRESET ?= small
+DATA   ?= data/synth-$(PRESET)
+ONLY   ?=
+
+.PHONY: figures test venv data lab clean-runs
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[notebooks,test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (vcl)" >/dev/null
+	touch $@
+
+data: venv
+	$(BIN)/vcl synth --out $(DATA) --preset $(PRESET)
+
+figures: data
+	$(BIN)/vcl notebooks --data $(DATA) $(if $(ONLY),--only $(ONLY),)
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+lab: venv
+	$(BIN)/python -m pip install --quiet jupyterlab
+	VCL_DATA=$(DATA) $(BIN)/jupyter lab notebooks/
+
+clean-runs:
+	rm -rf runs/ build/

@@ -1,0 +1,111 @@
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vcl_core.data import (AugmentConfig, ContrastiveVideoDataset, DecodeSource, EvalClipDataset, FrameCache,
+                           SamplingConfig, ViewSpec, collate_views, load_index)
+from vcl_core.data.index import VideoRecord
+from videos import moving_frames, truncate, write_video
+
+AUG = AugmentConfig(crop_size=24)
+SAMPLING = SamplingConfig(views=(ViewSpec(4, 2), ViewSpec(4, 2), ViewSpec(6, whole=True)), policy="cvrl")
+
+
+def _dataset(root, seed=0, source=None):
+    idx = load_index(root)
+    return ContrastiveVideoDataset(idx.split("train")[:16], source or DecodeSource(36), SAMPLING, AUG, seed=seed)
+
+
+def test_item_shapes_and_keys(tiny_bench):
+    item = _dataset(tiny_bench)[3]
+    assert [v.shape for v in item["views"]] == [(3, 4, 24, 24), (3, 4, 24, 24), (3, 6, 24, 24)]
+    assert item["index"] == item["video"] == 3 and item["failures"] == []
+    assert item["gap"] == int(item["starts"][1] - item["starts"][0])
+
+
+def test_same_seed_epoch_index_same_sample_different_epoch_differs(tiny_bench):
+    ds = _dataset(tiny_bench)
+    a, b = ds[(2, 5)], ds[(2, 5)]
+    for x, y in zip(a["views"], b["views"]):
+        torch.testing.assert_close(x, y)
+    c = ds[(3, 5)]
+    assert any(not torch.equal(x, y) for x, y in zip(a["views"], c["views"]))
+    ds.set_epoch(2)
+    torch.testing.assert_close(ds[5]["views"][0], a["views"][0])
+
+
+def test_workers_do_not_change_samples(tiny_bench):
+    ds = _dataset(tiny_bench)
+    order = [(1, i) for i in range(8)]
+
+    def run(workers):
+        loader = torch.utils.data.DataLoader(ds, batch_size=4, sampler=order, num_workers=workers,
+                                             collate_fn=collate_views)
+        return [b["views"][0] for b in loader]
+
+    for x, y in zip(run(0), run(2)):
+        torch.testing.assert_close(x, y)
+
+
+def test_cache_and_decoder_give_the_same_clips(tiny_bench, tmp_path):
+    a = _dataset(tiny_bench)[(0, 4)]
+    cache = FrameCache(tmp_path / "cache", 36)
+    b = _dataset(tiny_bench, source=cache)[(0, 4)]
+    for x, y in zip(a["views"], b["views"]):
+        torch.testing.assert_close(x, y)
+
+
+def test_cache_is_invalidated_when_the_file_changes(tmp_path):
+    path = write_video(tmp_path / "v.mp4", moving_frames(8, 32, 32, seed=1))
+    rec = VideoRecord(str(path), "v")
+    cache = FrameCache(tmp_path / "cache", None)
+    first = cache.read(rec, [0]).copy()
+    old_entry = cache.entry(str(path))
+    write_video(path, moving_frames(12, 32, 32, seed=2))
+    cache2 = FrameCache(tmp_path / "cache", None)
+    assert cache2.entry(str(path)) != old_entry
+    assert cache2.num_frames(rec) == 12
+    assert not np.array_equal(cache2.read(rec, [0]), first)
+
+
+def test_bad_videos_are_replaced_and_reported(tiny_bench, tmp_path):
+    root = tmp_path / "broken"
+    shutil.copytree(tiny_bench, root)
+    idx = load_index(root)
+    train = idx.split("train")[:12]
+    truncate(train[1].path, 0.02)
+    open(train[2].path, "w").write("not a video")
+    Path(train[3].path).unlink()
+    ds = ContrastiveVideoDataset(train, DecodeSource(36), SAMPLING, AUG, seed=0)
+    seen_failures = []
+    for i in range(len(ds)):
+        item = ds[i]
+        assert item["video"] not in (1, 2, 3)
+        seen_failures += item["failures"]
+    bad_ids = {f.split(":")[0] for f in seen_failures}
+    assert {train[1].video_id, train[2].video_id, train[3].video_id} <= bad_ids
+
+
+def test_short_videos_loop_or_get_skipped(tmp_path):
+    path = write_video(tmp_path / "short.mp4", moving_frames(3, 32, 32))
+    recs = [VideoRecord(str(path), "short")]
+    views = SamplingConfig(views=(ViewSpec(8, 2), ViewSpec(8, 2)), short="loop")
+    item = ContrastiveVideoDataset(recs, DecodeSource(), views, AUG)[0]
+    assert item["views"][0].shape == (3, 8, 24, 24)
+    skip = SamplingConfig(views=(ViewSpec(8, 2), ViewSpec(8, 2)), short="skip", max_retries=2)
+    with pytest.raises(RuntimeError, match="check-data"):
+        ContrastiveVideoDataset(recs, DecodeSource(), skip, AUG)[0]
+
+
+def test_eval_dataset_marks_unreadable_videos(tmp_path):
+    good = write_video(tmp_path / "good.mp4", moving_frames(16, 32, 32))
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"")
+    ds = EvalClipDataset([VideoRecord(str(good), "good"), VideoRecord(str(bad), "bad")], DecodeSource(),
+                         ViewSpec(4, 2), num_clips=3, crop_size=24)
+    ok, broken = ds[0], ds[1]
+    assert ok["ok"] and ok["clips"].shape == (3, 3, 4, 24, 24)
+    assert not broken["ok"] and "empty" in broken["error"] and broken["clips"].abs().sum() == 0

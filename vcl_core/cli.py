@@ -1,0 +1,115 @@
+"""The ``vcl`` command.
+
+::
+
+    vcl synth    --out DIR [--preset tiny|small|paper] [--seed N]
+    vcl pretrain --data DIR --out RUN_DIR [--config NAME_OR_YAML] [--max-minutes M] [--resume] [key=value ...]
+    vcl evaluate --checkpoint RUN_DIR [--data DIR] [--json PATH]
+    vcl config   [NAME_OR_YAML] [key=value ...]      print the resolved config
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _synth(a) -> int:
+    from .data.synthetic import generate
+
+    labels = generate(a.out, a.preset, a.seed, progress=not a.quiet)
+    print(f"wrote the {a.preset!r} benchmark (seed {a.seed}) to {labels.parent}")
+    return 0
+
+
+def _pretrain(a) -> int:
+    from .train import load_config, pretrain
+
+    overrides = list(a.overrides) + [f"data.root={a.data}"]
+    if a.max_minutes is not None:
+        overrides.append(f"train.max_minutes={a.max_minutes}")
+    cfg = load_config(a.config, overrides)
+    res = pretrain(cfg, a.out, resume=a.resume, progress=not a.quiet)
+    if res.summary.get("status") == "complete" and not a.quiet:
+        print(f"run directory: {res.out_dir} (evaluate with `vcl evaluate --checkpoint {res.out_dir}`)")
+    return 0
+
+
+def _evaluate(a) -> int:
+    from .train import evaluate_run
+
+    res = evaluate_run(a.checkpoint, a.data, a.json)
+    proto = res["meta"]["video_embedding"]
+    print(f"{'label':<12} {'linear':>7} {'kNN':>7} {'R@1':>7} {'R@5':>7} {'chance':>7}   (protocol: {proto})")
+    for col, m in res["tasks"].items():
+        print(f"{col:<12} {m['linear_top1']:7.3f} {m['knn_top1']:7.3f} {m['retrieval_r1']:7.3f} "
+              f"{m['retrieval_r5']:7.3f} {res['chance'][col]:7.3f}")
+    for p, cols in res["protocols"].items():
+        if p != proto:
+            print(f"  {p}: " + ", ".join(f"{c} linear {m['linear_top1']:.3f}" for c, m in cols.items()))
+    if res["meta"]["skipped_videos"]:
+        print(f"skipped {len(res['meta']['skipped_videos'])} unreadable videos")
+    if a.json:
+        print(f"wrote {a.json}")
+    return 0
+
+
+def _config(a) -> int:
+    import yaml
+
+    from .train import list_presets, load_config
+
+    if a.list:
+        print("\n".join(list_presets()))
+        return 0
+    print(yaml.safe_dump(load_config(a.config, a.overrides).to_dict(), sort_keys=False), end="")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vcl", description="contrastive video representation learning (vcl_core)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("synth", help="write the synthetic benchmark")
+    s.add_argument("--out", required=True)
+    s.add_argument("--preset", default="small", choices=["tiny", "small", "paper"])
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(fn=_synth)
+
+    s = sub.add_parser("pretrain", help="self-supervised pretraining")
+    s.add_argument("--data", required=True, help="dataset directory (labels.csv, UCF101/HMDB51 splits or class folders)")
+    s.add_argument("--out", required=True, help="run directory")
+    s.add_argument("--config", default=None, help="preset name or YAML file (see `vcl config --list`)")
+    s.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget; fractions allowed")
+    s.add_argument("--resume", action="store_true", help="continue the unfinished run in --out")
+    s.add_argument("--quiet", action="store_true")
+    s.add_argument("overrides", nargs="*", help="section.key=value")
+    s.set_defaults(fn=_pretrain)
+
+    s = sub.add_parser("evaluate", help="frozen-feature evaluation of a run")
+    s.add_argument("--checkpoint", required=True, help="run directory written by `vcl pretrain`")
+    s.add_argument("--data", default=None, help="dataset directory (default: the pretraining data)")
+    s.add_argument("--json", default=None, help="write the results here")
+    s.set_defaults(fn=_evaluate)
+
+    s = sub.add_parser("config", help="print a resolved config")
+    s.add_argument("config", nargs="?", default=None)
+    s.add_argument("overrides", nargs="*")
+    s.add_argument("--list", action="store_true", help="list the shipped presets")
+    s.set_defaults(fn=_config)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except (FileNotFoundError, FileExistsError, KeyError, ValueError, TypeError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"vcl {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

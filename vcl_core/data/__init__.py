@@ -1,0 +1,37 @@
+"""Video data: decoding, dataset indices, temporal sampling, augmentation, caching, the
+synthetic benchmark."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .augment import AugmentConfig
+from .cache import DecodeSource, FrameCache, FrameSource
+from .dataset import ContrastiveVideoDataset, EvalClipDataset, SamplingConfig, collate_views
+from .decode import VideoDecodeError, VideoInfo, probe_video, read_frames
+from .index import VideoIndex, VideoRecord, detect_format, load_index
+from .sampling import ViewSpec
+
+
+def make_source(root: str, short_side: int, cache: bool = True, cache_dir: str = "",
+                backend: str = "auto") -> FrameSource:
+    """A :class:`FrameCache` under ``cache_dir`` (default ``$VCL_CACHE`` or
+    ``<root>/.vcl_cache``) when ``cache`` is set and the directory is writable, else a
+    :class:`DecodeSource`."""
+    if cache:
+        d = Path(cache_dir or os.environ.get("VCL_CACHE", "") or Path(root) / ".vcl_cache")
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            if os.access(d, os.W_OK):
+                return FrameCache(d, short_side, backend)
+        except OSError:
+            pass
+        print(f"warning: frame cache directory {d} is not writable; decoding on the fly "
+              "(set data.cache_dir or VCL_CACHE)")
+    return DecodeSource(short_side, backend)
+
+
+__all__ = ["AugmentConfig", "DecodeSource", "FrameCache", "FrameSource", "ContrastiveVideoDataset",
+           "EvalClipDataset", "SamplingConfig", "collate_views", "VideoDecodeError", "VideoInfo",
+           "probe_video", "read_frames", "VideoIndex", "VideoRecord", "detect_format", "load_index",
+           "ViewSpec", "make_source"]

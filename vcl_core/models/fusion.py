@@ -1,0 +1,119 @@
+"""Temporal pooling and the top fusion of the fast and slow streams.
+
+Inputs are *time tokens*: each stream's last feature map averaged over space,
+``fast: (B, Tf, Cf)`` and ``slow: (B, Ts, Cs)``. Fusion modes:
+
+``concat``  pool each stream over time and concatenate (SlowFast's head).
+``gate``    each stream gates the other: ``slow * sigmoid(W_fs fast)`` and
+            ``fast * sigmoid(W_sf slow)`` on pooled features, then concatenate.
+``xattn``   slow tokens attend to fast tokens (multi-head cross-attention with learned
+            temporal positions, residual + LayerNorm), and optionally fast to slow.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+FUSIONS = ("concat", "gate", "xattn")
+POOLS = ("mean", "attention")
+
+
+class AttentionPool(nn.Module):
+    """Weighted mean over time with learned scores ``w^T tanh(W x_t)``.
+
+    Returns the pooled ``(B, C)`` features and the weights ``(B, T)`` (rows sum to one), so
+    notebooks can show which moments the model attends to.
+    """
+
+    def __init__(self, dim: int, hidden: int = 64):
+        super().__init__()
+        self.score = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+
+    def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        w = F.softmax(self.score(tokens).squeeze(-1).float(), dim=1).to(tokens.dtype)
+        return torch.einsum("bt,btc->bc", w, tokens), w
+
+
+class MeanPool(nn.Module):
+    """Plain mean over time; returns uniform weights for a common interface."""
+
+    def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, t, _ = tokens.shape
+        return tokens.mean(1), tokens.new_full((b, t), 1.0 / t)
+
+
+def make_pool(kind: str, dim: int) -> nn.Module:
+    if kind == "mean":
+        return MeanPool()
+    if kind == "attention":
+        return AttentionPool(dim)
+    raise ValueError(f"unknown temporal pool {kind!r}; choose one of {POOLS}")
+
+
+class CrossAttention(nn.Module):
+    """Queries from one stream attend to keys/values of the other, with learned positions."""
+
+    def __init__(self, q_dim: int, kv_dim: int, heads: int = 4, max_len: int = 128):
+        super().__init__()
+        self.kv = nn.Linear(kv_dim, q_dim)
+        self.pos_q = nn.Parameter(torch.zeros(max_len, q_dim))
+        self.pos_kv = nn.Parameter(torch.zeros(max_len, q_dim))
+        nn.init.trunc_normal_(self.pos_q, std=0.02)
+        nn.init.trunc_normal_(self.pos_kv, std=0.02)
+        self.attn = nn.MultiheadAttention(q_dim, heads if q_dim % heads == 0 else 1, batch_first=True)
+        self.norm = nn.LayerNorm(q_dim)
+        self.max_len = max_len
+
+    def _pos(self, table: torch.Tensor, t: int) -> torch.Tensor:
+        if t <= self.max_len:
+            return table[:t]
+        # longer than trained for: interpolate the table (positions are relative to length)
+        return F.interpolate(table.T[None], size=t, mode="linear", align_corners=True)[0].T
+
+    def forward(self, q: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
+        kv = self.kv(kv) + self._pos(self.pos_kv, kv.shape[1])
+        qq = q + self._pos(self.pos_q, q.shape[1])
+        out, _ = self.attn(qq, kv, kv, need_weights=False)
+        return self.norm(q + out)
+
+
+class Fusion(nn.Module):
+    """Fuse fast and slow time tokens into one embedding of size ``Cf + Cs``.
+
+    Either stream may be ``None`` (slow-only or fast-only networks); then the other is pooled.
+    ``forward`` returns ``(embedding (B, D), {"fast": weights, "slow": weights})``.
+    """
+
+    def __init__(self, mode: str, fast_dim: int, slow_dim: int, pool: str = "mean", bidirectional: bool = False):
+        super().__init__()
+        if mode not in FUSIONS:
+            raise ValueError(f"unknown fusion {mode!r}; choose one of {FUSIONS}")
+        self.mode = mode
+        self.pool_fast = make_pool(pool, fast_dim) if fast_dim else None
+        self.pool_slow = make_pool(pool, slow_dim) if slow_dim else None
+        both = fast_dim > 0 and slow_dim > 0
+        if mode == "gate" and both:
+            self.gate_slow = nn.Linear(fast_dim, slow_dim)
+            self.gate_fast = nn.Linear(slow_dim, fast_dim)
+        if mode == "xattn" and both:
+            self.slow_from_fast = CrossAttention(slow_dim, fast_dim)
+            self.fast_from_slow = CrossAttention(fast_dim, slow_dim) if bidirectional else None
+
+    def forward(self, fast: torch.Tensor | None, slow: torch.Tensor | None):
+        weights = {}
+        if fast is not None and slow is not None and self.mode == "xattn":
+            slow_new = self.slow_from_fast(slow, fast)
+            if self.fast_from_slow is not None:
+                fast = self.fast_from_slow(fast, slow)
+            slow = slow_new
+        parts = []
+        f = s = None
+        if fast is not None:
+            f, weights["fast"] = self.pool_fast(fast)
+        if slow is not None:
+            s, weights["slow"] = self.pool_slow(slow)
+        if f is not None and s is not None and self.mode == "gate":
+            f, s = f * torch.sigmoid(self.gate_fast(s)), s * torch.sigmoid(self.gate_slow(f))
+        parts = [p for p in (f, s) if p is not None]
+        return torch.cat(parts, dim=1), weights

@@ -1,0 +1,348 @@
+"""Typed configuration: one dataclass per component, YAML presets, ``key=value`` overrides.
+
+A :class:`Config` has sections ``data``, ``augment``, ``model``, ``method``, ``optim``,
+``train`` and ``eval``. Presets live in ``vcl_core/train/presets/*.yaml`` and name only what
+differs from the dataclass defaults. Overrides use dotted keys (``model.fusion=gate``); values
+are parsed as YAML (``3``, ``0.5``, ``true``, ``[16, 32]``). Unknown keys and values of the
+wrong type are rejected with a message that names them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+
+import yaml
+
+from ..data.augment import AugmentConfig
+from ..models.fastslow import FastSlowConfig
+
+PRESET_DIR = Path(__file__).with_name("presets")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where videos come from and how training samples are cut.
+
+    Args:
+        root: dataset directory (any layout :func:`vcl_core.data.load_index` reads).
+        format: index format (``auto`` detects it).
+        fold: official split number for UCF101/HMDB51.
+        short_side: frames are decoded (and cached) with this short side in pixels.
+        num_frames, stride: the clip view (T frames, every ``stride`` source frames).
+        num_views: clip views per sample (2 for SimCLR-style pairs).
+        long_views: whole-video views per sample (long, sparse views for progression).
+        long_frames: frames of each whole-video view.
+        policy: positive policy of the clip views (``same``, ``cvrl``, ``range``, ``rho``).
+        min_gap, max_gap: gap limits in source frames (``max_gap`` < 0 means no limit).
+        short: videos shorter than a view: ``loop``, ``pad`` or ``skip``.
+        cache: decode each video once into a memory-mapped frame cache.
+        cache_dir: where the cache lives (default: ``<root>/.vcl_cache``).
+        backend: decoder, ``auto`` (decord, PyAV fallback), ``decord`` or ``pyav``.
+        workers: DataLoader worker processes.
+    """
+
+    root: str = ""
+    format: str = "auto"
+    fold: int = 1
+    short_side: int = 72
+    num_frames: int = 16
+    stride: int = 2
+    num_views: int = 2
+    long_views: int = 0
+    long_frames: int = 16
+    policy: str = "cvrl"
+    min_gap: int = 0
+    max_gap: int = -1
+    short: str = "loop"
+    cache: bool = True
+    cache_dir: str = ""
+    backend: str = "auto"
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class MethodConfig:
+    """The self-supervised objective.
+
+    Args:
+        name: recipe name (see :mod:`vcl_core.train.objective`).
+        temperature: InfoNCE temperature.
+        temporal_negatives: add the anchor clip ``reverse``d, ``shuffle``d or ``both`` as extra
+            negatives (same appearance, different temporal structure), or ``none``.
+        negative_grad: back-propagate through the temporal negatives too (costs a backward
+            pass per negative; without it they act like MoCo keys).
+        proj_hidden, proj_dim, proj_layers: projection head MLP.
+    """
+
+    name: str = "simclr"
+    temperature: float = 0.1
+    temporal_negatives: str = "none"
+    negative_grad: bool = True
+    proj_hidden: int = 256
+    proj_dim: int = 128
+    proj_layers: int = 2
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW with linear warm-up and cosine decay.
+
+    Args:
+        lr: peak learning rate.
+        weight_decay: applied to weights only; norms and biases are excluded.
+        warmup_frac: fraction of all steps spent warming up.
+        min_lr_frac: final learning rate as a fraction of ``lr``.
+        grad_clip: max gradient norm (0 = off).
+        accumulate: micro-batches per optimiser step.
+    """
+
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup_frac: float = 0.05
+    min_lr_frac: float = 0.01
+    grad_clip: float = 1.0
+    accumulate: int = 1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The loop around the objective.
+
+    Args:
+        epochs: passes over the training split.
+        batch_size: videos per micro-batch per device.
+        seed: seeds model init, sampling and augmentation.
+        precision: Fabric precision, ``32-true``, ``bf16-mixed`` or ``16-mixed``.
+        accelerator, devices, strategy, num_nodes: passed to ``lightning_fabric.Fabric``.
+        max_minutes: wall-clock budget; the run checkpoints and stops when it is spent (0 = none).
+        log_every: steps between CSV log rows.
+        ckpt_every: steps between mid-epoch checkpoints (0 = only at epoch ends).
+        channels_last: use the ``channels_last_3d`` memory format (faster 3D convs on CPU).
+        threads: torch CPU threads (0 = leave torch's default).
+    """
+
+    epochs: int = 20
+    batch_size: int = 32
+    seed: int = 0
+    precision: str = "32-true"
+    accelerator: str = "auto"
+    devices: int = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
+    max_minutes: float = 0.0
+    log_every: int = 5
+    ckpt_every: int = 0
+    channels_last: bool = True
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Frozen-feature evaluation (see :mod:`vcl_core.eval`).
+
+    Args:
+        num_clips: clips per video for the clip-average protocol.
+        whole_frames: frames of the one view that spans the whole video.
+        knn_k, knn_t: neighbours and temperature of the weighted kNN classifier.
+        probe_epochs: full-batch L-BFGS iterations of the linear probe.
+        probe_wd: L2 penalty of the linear probe.
+        batch_size: videos per forward pass.
+    """
+
+    num_clips: int = 4
+    whole_frames: int = 16
+    knn_k: int = 10
+    knn_t: float = 0.07
+    probe_epochs: int = 100
+    probe_wd: float = 1e-3
+    batch_size: int = 32
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a pretraining run needs; see the section dataclasses."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=lambda: AugmentConfig(flip_p=0.0))
+    model: FastSlowConfig = field(default_factory=lambda: FastSlowConfig(widths=(16, 32, 64)))
+    method: MethodConfig = field(default_factory=MethodConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict:
+        return _plain(asdict(self))
+
+    def validate(self) -> "Config":
+        """Reject combinations that cannot work, naming the keys involved."""
+        problems = []
+        d, t = self.data, self.train
+        if d.num_views < 0 or d.long_views < 0 or d.num_views + d.long_views < 1:
+            problems.append(f"data.num_views={d.num_views}, data.long_views={d.long_views}: need at least one view")
+        if self.method.name != "supervised" and d.num_views < 2 and d.long_views < 2:
+            problems.append(f"method.name={self.method.name} needs two views of one scale "
+                            f"(data.num_views={d.num_views}, data.long_views={d.long_views})")
+        if self.method.temporal_negatives not in ("none", "reverse", "shuffle", "both"):
+            problems.append(f"method.temporal_negatives={self.method.temporal_negatives!r}: "
+                            "choose none, reverse, shuffle or both")
+        if t.batch_size < 2:
+            problems.append(f"train.batch_size={t.batch_size}: contrastive losses need >= 2 videos per batch")
+        if self.augment.crop_size > 4 * d.short_side:
+            problems.append(f"augment.crop_size={self.augment.crop_size} is over 4x data.short_side={d.short_side}")
+        if self.model.pathways != "fast" and d.num_frames < self.model.alpha:
+            problems.append(f"data.num_frames={d.num_frames} < model.alpha={self.model.alpha}: "
+                            "the slow pathway would see a single frame")
+        if t.precision not in ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "64-true"):
+            problems.append(f"train.precision={t.precision!r} is not a Fabric precision")
+        if self.method.temperature <= 0:
+            problems.append(f"method.temperature={self.method.temperature} must be > 0")
+        if problems:
+            raise ValueError("invalid config:\n  " + "\n  ".join(problems))
+        return self
+
+
+def _plain(x):
+    if isinstance(x, tuple):
+        return [_plain(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    return x
+
+
+def _coerce(value, tp, key: str):
+    """Convert a YAML value to the annotated field type, or raise naming ``key``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, key)
+            except (TypeError, ValueError):
+                continue
+        raise TypeError(f"{key}: cannot use {value!r} as {tp}")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"{key}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], key) for v in value)
+        if len(args) != len(value):
+            raise TypeError(f"{key}: expected {len(args)} values, got {value!r}")
+        return tuple(_coerce(v, a, key) for v, a in zip(value, args))
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise TypeError(f"{key}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise TypeError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise TypeError(f"{key}: expected a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def _merge(obj, updates: dict, prefix: str = ""):
+    """Return a copy of dataclass ``obj`` with nested ``updates`` applied and type-checked."""
+    hints = typing.get_type_hints(type(obj))
+    names = [f.name for f in fields(obj)]
+    changes = {}
+    for k, v in updates.items():
+        key = f"{prefix}{k}"
+        if k not in names:
+            close = difflib.get_close_matches(k, names, n=3)
+            hint = f"; did you mean {', '.join(prefix + c for c in close)}?" if close else \
+                f"; valid keys: {', '.join(prefix + n for n in names)}"
+            raise KeyError(f"unknown config key {key!r}{hint}")
+        cur = getattr(obj, k)
+        if is_dataclass(cur):
+            if not isinstance(v, dict):
+                raise TypeError(f"{key}: expected a mapping of its fields, got {v!r}")
+            changes[k] = _merge(cur, v, key + ".")
+        else:
+            changes[k] = _coerce(v, hints[k], key)
+    try:
+        return dataclasses.replace(obj, **changes)
+    except ValueError as e:  # a section's own __post_init__ check
+        raise ValueError(f"{prefix.rstrip('.') or 'config'}: {e}") from e
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``["a.b=1", "c=x"]`` -> ``{"a": {"b": 1}, "c": "x"}`` (values parsed as YAML)."""
+    out: dict = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} is not of the form key=value")
+        key, raw = item.split("=", 1)
+        value = yaml.safe_load(raw) if raw != "" else ""
+        node = out
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+def deep_update(base: dict, upd: dict) -> dict:
+    out = dict(base)
+    for k, v in upd.items():
+        out[k] = deep_update(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def list_presets() -> list[str]:
+    """Names of the YAML presets shipped with the package."""
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def load_config(name_or_path: str | None = None, overrides: list[str] | dict | None = None) -> Config:
+    """Build a validated :class:`Config` from a preset name or YAML file plus overrides.
+
+    Args:
+        name_or_path: ``None`` (defaults), a preset name (:func:`list_presets`) or a YAML path.
+        overrides: ``["section.key=value", ...]`` or a nested dict.
+
+    Raises:
+        FileNotFoundError: the preset or file does not exist.
+        KeyError: an unknown key (the message suggests close names).
+        TypeError, ValueError: a value of the wrong type, or an impossible combination.
+    """
+    data: dict = {}
+    if name_or_path:
+        p = Path(name_or_path)
+        if not p.suffix and not p.exists():
+            p = PRESET_DIR / f"{name_or_path}.yaml"
+        if not p.exists():
+            raise FileNotFoundError(f"config {name_or_path!r} is neither a YAML file nor a preset "
+                                    f"({', '.join(list_presets())})")
+        data = yaml.safe_load(p.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{p}: a config file must be a mapping of sections")
+    if overrides:
+        upd = parse_overrides(overrides) if isinstance(overrides, list) else overrides
+        data = deep_update(data, upd)
+    return _merge(Config(), data).validate()
+
+
+def config_from_dict(d: dict) -> Config:
+    """Rebuild a :class:`Config` saved with :meth:`Config.to_dict` (e.g. a run's config.yaml)."""
+    return _merge(Config(), d).validate()
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))

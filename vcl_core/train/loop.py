@@ -1,0 +1,336 @@
+"""The pretraining loop on Lightning Fabric.
+
+:func:`pretrain` takes a :class:`~vcl_core.train.config.Config` and a run directory and
+leaves there::
+
+    config.yaml            the full config of the run
+    metrics.csv            step, epoch, loss, lr, clips/s, data and step time, bad clips
+    checkpoints/last.ckpt  model, optimiser, scheduler, step, sampler position, RNG states
+    summary.json           status, steps, wall time, bad videos and why
+
+Fabric chooses the device (``accelerator=auto``), runs DDP when ``devices > 1`` and handles
+mixed precision. The sampler is a pure function of (seed, epoch, rank), so a run stopped at
+any step and resumed with ``resume=True`` sees exactly the batches an uninterrupted run would.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from ..data import ContrastiveVideoDataset, SamplingConfig, ViewSpec, collate_views, load_index, make_source
+from .checkpoint import atomic_save, load_checkpoint, rng_state, set_rng_state
+from .config import Config, config_from_dict, save_config
+from .objective import RECIPES, build_objective
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """Deterministic, resumable, rank-sharded sampler yielding ``(epoch, index)`` pairs.
+
+    Each epoch is a permutation drawn from ``(seed, epoch)``, padded to a multiple of
+    ``world_size * batch_size`` and dealt out to ranks in contiguous shards, so no index is
+    repeated across ranks within an epoch (apart from the padding). ``start_batch`` skips
+    batches already seen before a resume. Yielding the epoch with the index keeps persistent
+    DataLoader workers in step without re-creating them every epoch.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int = 0, rank: int = 0, world_size: int = 1):
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.rank, self.world_size = rank, world_size
+        self.epoch, self.start_batch = 0, 0
+        self.batches_per_epoch = max(1, n // (batch_size * world_size))
+
+    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+        self.epoch, self.start_batch = epoch, start_batch
+
+    def indices(self, epoch: int) -> np.ndarray:
+        """This rank's indices for ``epoch`` (whole batches only)."""
+        perm = np.random.default_rng([self.seed, epoch, 7]).permutation(self.n)
+        per_rank = self.batches_per_epoch * self.batch_size
+        need = per_rank * self.world_size
+        if need > self.n:  # tiny datasets: wrap around so every rank gets full batches
+            perm = np.resize(perm, need)
+        return perm[self.rank * per_rank:(self.rank + 1) * per_rank]
+
+    def __iter__(self):
+        idx = self.indices(self.epoch)[self.start_batch * self.batch_size:]
+        return iter([(self.epoch, int(i)) for i in idx])
+
+    def __len__(self) -> int:
+        return (self.batches_per_epoch - self.start_batch) * self.batch_size
+
+
+def build_train_dataset(cfg: Config, records, label_columns=()) -> ContrastiveVideoDataset:
+    d = cfg.data
+    views = tuple([ViewSpec(d.long_frames, 1, whole=True)] * d.long_views + [ViewSpec(d.num_frames, d.stride)] * d.num_views)
+    sampling = SamplingConfig(views=views, policy=d.policy, min_gap=d.min_gap,
+                              max_gap=None if d.max_gap < 0 else d.max_gap, short=d.short)
+    source = make_source(d.root, d.short_side, d.cache, d.cache_dir, d.backend)
+    return ContrastiveVideoDataset(records, source, sampling, cfg.augment, seed=cfg.train.seed,
+                                   label_columns=label_columns)
+
+
+def _lr_lambda(total: int, warmup: int, min_frac: float):
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        p = min(1.0, (step - warmup) / max(1, total - warmup))
+        return min_frac + (1 - min_frac) * 0.5 * (1 + math.cos(math.pi * p))
+    return f
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on weights of conv/linear layers only; none on norms, biases, embeddings
+    of positions and learned temperatures (1-d parameters)."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim <= 1 or name.endswith(".bias") or "pos_" in name else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+@dataclass
+class RunResult:
+    """What :func:`pretrain` returns: the run directory and its summary."""
+
+    out_dir: Path
+    summary: dict
+
+
+def _check_run_dir(out: Path, cfg: Config, resume: bool) -> str:
+    """``"fresh"``, ``"resume"`` or ``"complete"``; raises when the directory holds another run."""
+    cfg_path, ckpt = out / "config.yaml", out / "checkpoints" / "last.ckpt"
+    if not cfg_path.exists():
+        return "fresh"
+    old = config_from_dict(yaml.safe_load(cfg_path.read_text()))
+    if old.to_dict() != cfg.to_dict():
+        diff = _diff(old.to_dict(), cfg.to_dict())
+        raise FileExistsError(f"{out} holds a run with a different config ({diff}); "
+                              "choose another --out or delete it")
+    summary = out / "summary.json"
+    if summary.exists() and json.loads(summary.read_text()).get("status") == "complete":
+        return "complete"
+    if not ckpt.exists():
+        return "fresh"
+    if not resume:
+        raise FileExistsError(f"{out} holds an unfinished run; pass --resume to continue it "
+                              "or choose another --out")
+    return "resume"
+
+
+def _diff(a: dict, b: dict, prefix: str = "") -> str:
+    out = []
+    for k in sorted(set(a) | set(b)):
+        if isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
+            d = _diff(a[k], b[k], f"{prefix}{k}.")
+            if d:
+                out.append(d)
+        elif a.get(k) != b.get(k):
+            out.append(f"{prefix}{k}: {a.get(k)!r} -> {b.get(k)!r}")
+    return ", ".join(out)
+
+
+def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: bool = True) -> RunResult:
+    """Pretrain ``cfg``'s objective on ``cfg.data.root`` and write the run to ``out_dir``.
+
+    Args:
+        cfg: a validated config (``cfg.data.root`` must be set).
+        out_dir: run directory (created).
+        resume: continue an unfinished run in ``out_dir`` from its last checkpoint.
+        progress: show a progress bar.
+
+    Returns:
+        :class:`RunResult`; a run that is already complete in ``out_dir`` is returned as is.
+
+    Raises:
+        FileExistsError: ``out_dir`` holds another run, or an unfinished one without ``resume``.
+        FloatingPointError: the loss became NaN/inf (a checkpoint of the last good step is saved).
+    """
+    from lightning_fabric import Fabric
+
+    if not cfg.data.root:
+        raise ValueError("data.root is empty: pass --data DIR")
+    out = Path(out_dir)
+    state_kind = _check_run_dir(out, cfg, resume)
+    if state_kind == "complete":
+        return RunResult(out, json.loads((out / "summary.json").read_text()))
+    t = cfg.train
+    if t.threads > 0:
+        torch.set_num_threads(t.threads)
+    fabric = Fabric(accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
+                    num_nodes=t.num_nodes, precision=t.precision)
+    fabric.launch()
+    fabric.seed_everything(t.seed, workers=False, verbose=False)
+    rank0 = fabric.global_rank == 0
+    if rank0:
+        (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out / "config.yaml")
+
+    index = load_index(cfg.data.root, cfg.data.format, cfg.data.fold)
+    records = index.split("train")
+    if rank0 and index.split_note:
+        print(f"note: {index.split_note}")
+    needs_labels = getattr(RECIPES.get(cfg.method.name), "needs_labels", False)
+    dataset = build_train_dataset(cfg, records, index.label_columns if needs_labels else ())
+    num_classes = {c: len(v) for c, v in dataset.classes.items()}
+    if hasattr(dataset.source, "build"):
+        if rank0:
+            stats = dataset.source.build(records, workers=min(t_workers(cfg), 4), progress=progress)
+            if stats["failed"]:
+                print(f"frame cache: {len(stats['failed'])} videos could not be decoded; they will be skipped")
+        fabric.barrier()
+    sampler = EpochSampler(len(dataset), t.batch_size, t.seed, fabric.global_rank, fabric.world_size)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=t.batch_size, sampler=sampler, num_workers=cfg.data.workers,
+        collate_fn=collate_views, persistent_workers=cfg.data.workers > 0, drop_last=True,
+        pin_memory=fabric.device.type == "cuda")
+    loader = fabric.setup_dataloaders(loader, use_distributed_sampler=False, move_to_device=False)
+
+    objective = build_objective(cfg, num_classes)
+    if t.channels_last:
+        objective = objective.to(memory_format=torch.channels_last_3d)
+    optimizer = torch.optim.AdamW(param_groups(objective, cfg.optim.weight_decay), lr=cfg.optim.lr)
+    steps_per_epoch = sampler.batches_per_epoch // cfg.optim.accumulate
+    total_steps = max(1, steps_per_epoch * t.epochs)
+    warmup = max(1, int(cfg.optim.warmup_frac * total_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(total_steps, warmup, cfg.optim.min_lr_frac))
+    objective, optimizer = fabric.setup(objective, optimizer)
+
+    step, epoch, batch_in_epoch, bad_total, elapsed_before = 0, 0, 0, 0, 0.0
+    bad_videos: dict[str, str] = {}
+    if state_kind == "resume":
+        ck = load_checkpoint(out / "checkpoints" / "last.ckpt")
+        objective.load_state_dict(ck["model"])
+        optimizer.load_state_dict(ck["optimizer"])
+        scheduler.load_state_dict(ck["scheduler"])
+        step, epoch, batch_in_epoch = ck["step"], ck["epoch"], ck["batch_in_epoch"]
+        bad_total, bad_videos, elapsed_before = ck["bad_total"], ck["bad_videos"], ck["elapsed"]
+        set_rng_state(ck["rng"][fabric.global_rank] if isinstance(ck["rng"], list) else ck["rng"])
+        if rank0:
+            print(f"resumed {out} at step {step} (epoch {epoch}, batch {batch_in_epoch})")
+
+    def save(status: str) -> None:
+        rngs = fabric.all_gather_object(rng_state()) if fabric.world_size > 1 else rng_state()
+        if rank0:
+            atomic_save({"model": objective.state_dict(), "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict(), "step": step, "epoch": epoch,
+                         "batch_in_epoch": batch_in_epoch, "bad_total": bad_total, "bad_videos": bad_videos,
+                         "elapsed": elapsed_before + time.time() - t0, "rng": rngs, "status": status,
+                         "config": cfg.to_dict(), "num_classes": num_classes, "classes": dataset.classes}, out / "checkpoints" / "last.ckpt")
+        fabric.barrier()
+
+    log_path = out / "metrics.csv"
+    fieldnames = ["step", "epoch", "loss", "lr", "clips_per_s", "data_s", "step_s", "bad_clips", "elapsed_s"]
+    log_file = None
+    if rank0:
+        new = not log_path.exists() or state_kind != "resume"
+        if not new:  # drop rows logged after the checkpoint we resume from
+            rows = list(csv.DictReader(open(log_path)))
+            rows = [r for r in rows if int(r["step"]) <= step]
+        log_file = open(log_path, "w", newline="")
+        writer = csv.DictWriter(log_file, fieldnames=fieldnames, extrasaction="ignore")
+        writer.writeheader()
+        if not new:
+            writer.writerows(rows)
+            log_file.flush()
+    bar = None
+    if rank0 and progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total_steps, initial=step, desc="pretrain", unit="step", dynamic_ncols=True)
+
+    t0 = time.time()
+    deadline = t0 + t.max_minutes * 60 if t.max_minutes > 0 else float("inf")
+    status = "complete"
+    clips_per_batch = t.batch_size * (cfg.data.num_views + cfg.data.long_views) * fabric.world_size
+    objective.train()
+    while epoch < t.epochs and status == "complete":
+        sampler.set_epoch(epoch, batch_in_epoch * cfg.optim.accumulate)
+        tick = time.time()
+        micro = 0
+        for batch in loader:
+            data_s = time.time() - tick
+            batch["views"] = [fabric.to_device(v) for v in batch["views"]]
+            if t.channels_last:
+                batch["views"] = [v.contiguous(memory_format=torch.channels_last_3d) for v in batch["views"]]
+            for f in batch["failures"]:
+                bad_videos[f.split(":", 1)[0]] = f.split(":", 1)[1].strip()
+            bad_total += len(batch["failures"])
+            micro += 1
+            last_micro = micro % cfg.optim.accumulate == 0
+            with fabric.no_backward_sync(objective, enabled=not last_micro):
+                loss, logs = objective(batch)
+                if not torch.isfinite(loss):
+                    save("failed")
+                    raise FloatingPointError(
+                        f"loss is {float(loss)} at step {step} (epoch {epoch}); the last good state is in "
+                        f"{out / 'checkpoints' / 'last.ckpt'}. Lower optim.lr, raise method.temperature "
+                        "or use train.precision=32-true.")
+                fabric.backward(loss / cfg.optim.accumulate)
+            if not last_micro:
+                continue
+            if cfg.optim.grad_clip > 0:
+                fabric.clip_gradients(objective, optimizer, max_norm=cfg.optim.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            scheduler.step()
+            if hasattr(objective, "after_step"):
+                objective.after_step(step, total_steps)
+            step += 1
+            batch_in_epoch += 1
+            step_s = time.time() - tick
+            if rank0 and (step % t.log_every == 0 or step == total_steps):
+                logs = {k: round(v, 5) for k, v in logs.items()}
+                writer.writerow({"step": step, "epoch": epoch,
+                                 "lr": f"{scheduler.get_last_lr()[0]:.3e}",
+                                 "clips_per_s": round(clips_per_batch * cfg.optim.accumulate / step_s, 1),
+                                 "data_s": round(data_s, 4), "step_s": round(step_s, 4), "bad_clips": bad_total,
+                                 "elapsed_s": round(elapsed_before + time.time() - t0, 1), **logs})
+                log_file.flush()
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{logs['loss']:.3f}", clips_s=f"{clips_per_batch / step_s:.0f}",
+                                epoch=epoch)
+            if t.ckpt_every and step % t.ckpt_every == 0:
+                save("running")
+            if time.time() > deadline:
+                status = "budget"
+                break
+            tick = time.time()
+        if status == "complete":
+            epoch += 1
+            batch_in_epoch = 0
+            save("running" if epoch < t.epochs else "complete")
+    if status == "budget" or (t.epochs == 0 and state_kind == "fresh"):
+        save(status)  # epochs=0 saves the initialisation: the random-init baseline
+    if bar is not None:
+        bar.close()
+    if log_file is not None:
+        log_file.close()
+    summary = {"status": status, "steps": step, "total_steps": total_steps, "epochs_done": epoch,
+               "wall_s": round(elapsed_before + time.time() - t0, 1), "bad_clips": bad_total,
+               "bad_videos": bad_videos, "train_videos": len(records), "world_size": fabric.world_size,
+               "device": str(fabric.device), "split_note": index.split_note}
+    if rank0:
+        (out / "summary.json").write_text(json.dumps(summary, indent=2))
+        msg = f"{status}: {step}/{total_steps} steps in {summary['wall_s']:.0f} s"
+        if bad_total:
+            msg += f"; {bad_total} clips replaced ({len(bad_videos)} unusable videos, see summary.json)"
+        if status == "budget":
+            msg += f"; time budget spent, continue with --resume"
+        print(msg)
+    return RunResult(out, summary)
+
+
+def t_workers(cfg: Config) -> int:
+    """Processes used to fill the frame cache: the loader's workers, at least one."""
+    return max(1, cfg.data.workers)

@@ -1,0 +1,56 @@
+"""Loading finished runs and evaluating them: what ``vcl evaluate`` and the notebooks call."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import yaml
+
+from ..data import load_index, make_source
+from ..eval import evaluate_encoder
+from .checkpoint import load_checkpoint
+from .config import Config, config_from_dict
+from .objective import build_objective
+
+
+def load_run(run_dir: str | Path) -> tuple[Config, torch.nn.Module]:
+    """The config and the trained encoder (eval mode, CPU) of a run directory.
+
+    Raises:
+        FileNotFoundError: the directory has no ``config.yaml`` or no checkpoint.
+    """
+    run = Path(run_dir)
+    cfg_path, ckpt_path = run / "config.yaml", run / "checkpoints" / "last.ckpt"
+    if not cfg_path.exists() or not ckpt_path.exists():
+        raise FileNotFoundError(f"{run} is not a run directory (needs config.yaml and checkpoints/last.ckpt); "
+                                "create one with `vcl pretrain --out DIR`")
+    cfg = config_from_dict(yaml.safe_load(cfg_path.read_text()))
+    ck = load_checkpoint(ckpt_path)
+    objective = build_objective(cfg, ck.get("num_classes"))
+    objective.load_state_dict(ck["model"])
+    return cfg, objective.encoder.eval()
+
+
+def evaluate_run(run_dir: str | Path, data_root: str | Path | None = None, json_path: str | Path | None = None,
+                 device: str | None = None) -> dict:
+    """Evaluate a run's encoder on ``data_root`` (default: the data it was trained on).
+
+    Writes the results to ``json_path`` when given (see :mod:`vcl_core.eval.suite`).
+    """
+    cfg, encoder = load_run(run_dir)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    root = str(data_root or cfg.data.root)
+    index = load_index(root, "auto" if data_root else cfg.data.format, cfg.data.fold)
+    source = make_source(root, cfg.data.short_side, cfg.data.cache, cfg.data.cache_dir if not data_root else "",
+                         cfg.data.backend)
+    e = cfg.eval
+    res = evaluate_encoder(encoder.to(device), index, source, num_frames=cfg.data.num_frames, stride=cfg.data.stride,
+                           crop_size=cfg.augment.crop_size, num_clips=e.num_clips, whole_frames=e.whole_frames,
+                           knn_k=e.knn_k, knn_t=e.knn_t, probe_wd=e.probe_wd, probe_iter=e.probe_epochs,
+                           batch_size=e.batch_size, device=device)
+    res["meta"].update(run_dir=str(run_dir), method=cfg.method.name, data_root=root)
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(res, indent=2))
+    return res
