@@ -11,6 +11,7 @@ from .dataset import ContrastiveVideoDataset, EvalClipDataset, SamplingConfig, c
 from .decode import VideoDecodeError, VideoInfo, probe_video, read_frames
 from .index import VideoIndex, VideoRecord, detect_format, load_index
 from .sampling import ViewSpec
+from .samplers import EpochSampler
 
 
 def make_source(root: str, short_side: int, cache: bool = True, cache_dir: str = "",
@@ -34,4 +35,4 @@ def make_source(root: str, short_side: int, cache: bool = True, cache_dir: str =
 __all__ = ["AugmentConfig", "DecodeSource", "FrameCache", "FrameSource", "ContrastiveVideoDataset",
            "EvalClipDataset", "SamplingConfig", "collate_views", "VideoDecodeError", "VideoInfo",
            "probe_video", "read_frames", "VideoIndex", "VideoRecord", "detect_format", "load_index",
-           "ViewSpec", "make_source"]
+           "ViewSpec", "EpochSampler", "make_source"]

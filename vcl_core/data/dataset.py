@@ -109,7 +109,7 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int | tuple[int, int]) -> dict:
         """Item ``index`` of the current epoch, or of epoch ``e`` when given ``(e, index)``
-        (as :class:`~vcl_core.train.loop.EpochSampler` yields, so persistent workers need no
+        (as :class:`~vcl_core.data.samplers.EpochSampler` yields, so persistent workers need no
         epoch bookkeeping)."""
         epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
         failures: list[str] = []
