@@ -6,6 +6,7 @@
     vcl pretrain --data DIR --out RUN_DIR [--config NAME_OR_YAML] [--max-minutes M] [--resume] [key=value ...]
     vcl evaluate --checkpoint RUN_DIR [--data DIR] [--json PATH]
     vcl config   [NAME_OR_YAML] [key=value ...]      print the resolved config
+    vcl check-data DIR [--min-frames N] [--json PATH] [--cache-dir DIR | --no-record] [--workers N]
 """
 from __future__ import annotations
 
@@ -66,6 +67,48 @@ def _config(a) -> int:
     return 0
 
 
+def _check_data(a) -> int:
+    import os
+    from pathlib import Path
+
+    from .data.check import check_dataset, quiet_decoders
+
+    cache_dir = None
+    if not a.no_record:
+        cache_dir = Path(a.cache_dir or os.environ.get("VCL_CACHE", "") or Path(a.dir) / ".vcl_cache")
+    with quiet_decoders():
+        report = check_dataset(a.dir, a.min_frames, a.backend, cache_dir, a.workers)
+    print(report.format())
+    if cache_dir is not None:
+        print(f"\nrecorded probes in {cache_dir / 'probes'}: training opens the fallback files with PyAV "
+              "directly and skips the unusable ones")
+    if a.json:
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json).write_text(json.dumps(report.to_dict(), indent=2))
+        print(f"wrote {a.json}")
+    if not report.usable:
+        print(f"vcl check-data: no usable video under {a.dir}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _notebooks(a) -> int:
+    from .paper import main
+
+    return main(a.data, smoke=a.smoke, only=a.only)
+
+
+def _sync(a) -> int:
+    from .paper import sync_notebooks
+
+    stale = sync_notebooks(check=a.check)
+    if a.check and stale:
+        print(f"stale .ipynb pairs (run `vcl sync-notebooks`): {', '.join(stale)}", file=sys.stderr)
+        return 1
+    print("notebook pairs are up to date" if not stale else f"regenerated {', '.join(stale)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vcl", description="contrastive video representation learning (vcl_core)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -93,11 +136,33 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", default=None, help="write the results here")
     s.set_defaults(fn=_evaluate)
 
+    s = sub.add_parser("notebooks", help="execute the notebooks with papermill and rebuild figures/results.md")
+    s.add_argument("--data", required=True, help="benchmark directory (see `vcl synth`)")
+    s.add_argument("--smoke", action="store_true", help="tiny runs (what CI does)")
+    s.add_argument("--only", nargs="*", default=None, help="notebook names or number prefixes")
+    s.set_defaults(fn=_notebooks)
+
+    s = sub.add_parser("sync-notebooks", help="regenerate notebooks/*.ipynb from their .py sources")
+    s.add_argument("--check", action="store_true", help="only report stale pairs (exit 1 if any)")
+    s.set_defaults(fn=_sync)
+
     s = sub.add_parser("config", help="print a resolved config")
     s.add_argument("config", nargs="?", default=None)
     s.add_argument("overrides", nargs="*")
     s.add_argument("--list", action="store_true", help="list the shipped presets")
     s.set_defaults(fn=_config)
+
+    s = sub.add_parser("check-data", help="list the videos that cannot be used, and why")
+    s.add_argument("dir", help="dataset directory (any layout `vcl pretrain` reads, or a folder of videos)")
+    s.add_argument("--min-frames", type=int, default=1,
+                   help="videos with fewer frames are too short (the longest view's span)")
+    s.add_argument("--json", default=None, help="write the full report here")
+    s.add_argument("--backend", default="auto", choices=["auto", "decord", "pyav"])
+    s.add_argument("--cache-dir", default=None,
+                   help="frame-cache directory whose probes/ to fill (default: $VCL_CACHE or DIR/.vcl_cache)")
+    s.add_argument("--no-record", action="store_true", help="do not record the probes for training")
+    s.add_argument("--workers", type=int, default=0, help="check in this many processes")
+    s.set_defaults(fn=_check_data)
     return p
 
 

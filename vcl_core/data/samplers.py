@@ -21,7 +21,10 @@ class EpochSampler(torch.utils.data.Sampler):
         self.epoch, self.start_batch = 0, 0
         self.batches_per_epoch = max(1, n // (batch_size * world_size))
 
-    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+    def set_position(self, epoch: int, start_batch: int = 0) -> None:
+        """Iterate ``epoch`` from batch ``start_batch`` on. (Deliberately not called
+        ``set_epoch``: wrappers such as Fabric's DataLoader call ``set_epoch`` with their own
+        count of iterations, which would undo a resume position.)"""
         self.epoch, self.start_batch = epoch, start_batch
 
     def indices(self, epoch: int) -> np.ndarray:

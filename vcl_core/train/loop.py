@@ -14,7 +14,6 @@ any step and resumed with ``resume=True`` sees exactly the batches an uninterrup
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -30,6 +29,7 @@ from ..data import (ContrastiveVideoDataset, EpochSampler, SamplingConfig, ViewS
                     make_source)
 from .checkpoint import atomic_save, load_checkpoint, rng_state, set_rng_state
 from .config import Config, config_from_dict, save_config
+from .logging import MetricsLogger
 from .objective import RECIPES, build_objective
 
 
@@ -76,9 +76,12 @@ def _check_run_dir(out: Path, cfg: Config, resume: bool) -> str:
     cfg_path, ckpt = out / "config.yaml", out / "checkpoints" / "last.ckpt"
     if not cfg_path.exists():
         return "fresh"
-    old = config_from_dict(yaml.safe_load(cfg_path.read_text()))
-    if old.to_dict() != cfg.to_dict():
-        diff = _diff(old.to_dict(), cfg.to_dict())
+    old = config_from_dict(yaml.safe_load(cfg_path.read_text())).to_dict()
+    new = cfg.to_dict()
+    # the time budget belongs to one invocation (``--max-minutes``), not to the run
+    old["train"]["max_minutes"] = new["train"]["max_minutes"]
+    if old != new:
+        diff = _diff(old, new)
         raise FileExistsError(f"{out} holds a run with a different config ({diff}); "
                               "choose another --out or delete it")
     summary = out / "summary.json"
@@ -136,7 +139,7 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
     fabric.launch()
     fabric.seed_everything(t.seed, workers=False, verbose=False)
     rank0 = fabric.global_rank == 0
-    if rank0:
+    if rank0 and state_kind == "fresh":
         (out / "checkpoints").mkdir(parents=True, exist_ok=True)
         save_config(cfg, out / "config.yaml")
 
@@ -158,7 +161,8 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
         dataset, batch_size=t.batch_size, sampler=sampler, num_workers=cfg.data.workers,
         collate_fn=collate_views, persistent_workers=cfg.data.workers > 0, drop_last=True,
         pin_memory=fabric.device.type == "cuda")
-    loader = fabric.setup_dataloaders(loader, use_distributed_sampler=False, move_to_device=False)
+    # not passed through fabric.setup_dataloaders: the sampler already shards by rank, and
+    # Fabric's wrapper would reset its position on every epoch (breaking exact resume)
 
     objective = build_objective(cfg, num_classes)
     if t.channels_last:
@@ -193,20 +197,7 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
                          "config": cfg.to_dict(), "num_classes": num_classes, "classes": dataset.classes}, out / "checkpoints" / "last.ckpt")
         fabric.barrier()
 
-    log_path = out / "metrics.csv"
-    fieldnames = ["step", "epoch", "loss", "lr", "clips_per_s", "data_s", "step_s", "bad_clips", "elapsed_s"]
-    log_file = None
-    if rank0:
-        new = not log_path.exists() or state_kind != "resume"
-        if not new:  # drop rows logged after the checkpoint we resume from
-            rows = list(csv.DictReader(open(log_path)))
-            rows = [r for r in rows if int(r["step"]) <= step]
-        log_file = open(log_path, "w", newline="")
-        writer = csv.DictWriter(log_file, fieldnames=fieldnames, extrasaction="ignore")
-        writer.writeheader()
-        if not new:
-            writer.writerows(rows)
-            log_file.flush()
+    logger = MetricsLogger(out, step if state_kind == "resume" else None) if rank0 else None
     bar = None
     if rank0 and progress:
         from tqdm.auto import tqdm
@@ -219,7 +210,7 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
     clips_per_batch = t.batch_size * (cfg.data.num_views + cfg.data.long_views) * fabric.world_size
     objective.train()
     while epoch < t.epochs and status == "complete":
-        sampler.set_epoch(epoch, batch_in_epoch * cfg.optim.accumulate)
+        sampler.set_position(epoch, batch_in_epoch * cfg.optim.accumulate)
         tick = time.time()
         micro = 0
         for batch in loader:
@@ -253,14 +244,11 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
             step += 1
             batch_in_epoch += 1
             step_s = time.time() - tick
-            if rank0 and (step % t.log_every == 0 or step == total_steps):
-                logs = {k: round(v, 5) for k, v in logs.items()}
-                writer.writerow({"step": step, "epoch": epoch,
-                                 "lr": f"{scheduler.get_last_lr()[0]:.3e}",
-                                 "clips_per_s": round(clips_per_batch * cfg.optim.accumulate / step_s, 1),
-                                 "data_s": round(data_s, 4), "step_s": round(step_s, 4), "bad_clips": bad_total,
-                                 "elapsed_s": round(elapsed_before + time.time() - t0, 1), **logs})
-                log_file.flush()
+            if logger is not None and (step % t.log_every == 0 or step == total_steps):
+                logger.log({"step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0],
+                            "clips_per_s": clips_per_batch * cfg.optim.accumulate / step_s,
+                            "data_s": data_s, "step_s": step_s, "bad_clips": bad_total,
+                            "elapsed_s": elapsed_before + time.time() - t0, **logs})
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{logs['loss']:.3f}", clips_s=f"{clips_per_batch / step_s:.0f}",
@@ -279,8 +267,8 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
         save(status)  # epochs=0 saves the initialisation: the random-init baseline
     if bar is not None:
         bar.close()
-    if log_file is not None:
-        log_file.close()
+    if logger is not None:
+        logger.close()
     summary = {"status": status, "steps": step, "total_steps": total_steps, "epochs_done": epoch,
                "wall_s": round(elapsed_before + time.time() - t0, 1), "bad_clips": bad_total,
                "bad_videos": bad_videos, "train_videos": len(records), "world_size": fabric.world_size,

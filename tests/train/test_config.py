@@ -1,0 +1,51 @@
+import pytest
+
+from vcl_core.train.config import Config, list_presets, load_config, parse_overrides
+
+
+def test_every_preset_loads_and_validates():
+    assert "synthetic" in list_presets()
+    for name in list_presets():
+        assert isinstance(load_config(name), Config)
+
+
+def test_overrides_are_typed():
+    cfg = load_config("synthetic", ["model.fusion=gate", "optim.lr=0.01", "model.widths=[8, 16, 32]",
+                                    "train.max_minutes=0.5", "augment.crop_scale=[0.3, 0.9]"])
+    assert cfg.model.fusion == "gate" and cfg.optim.lr == 0.01
+    assert cfg.model.widths == (8, 16, 32) and cfg.train.max_minutes == 0.5
+    assert cfg.augment.crop_scale == (0.3, 0.9)
+    assert parse_overrides(["a.b=1", "a.c=x", "d=true"]) == {"a": {"b": 1, "c": "x"}, "d": True}
+
+
+def test_unknown_keys_are_named_with_suggestions():
+    with pytest.raises(KeyError, match=r"model\.fusoin.*did you mean model\.fusion"):
+        load_config(None, ["model.fusoin=gate"])
+    with pytest.raises(KeyError, match="modle"):
+        load_config(None, ["modle.fusion=gate"])
+
+
+def test_wrong_types_and_values_are_named():
+    with pytest.raises(TypeError, match="train.epochs"):
+        load_config(None, ["train.epochs=many"])
+    with pytest.raises(ValueError, match="fusion"):
+        load_config(None, ["model.fusion=sum"])
+    with pytest.raises(ValueError, match="override"):
+        load_config(None, ["model.fusion"])
+
+
+def test_impossible_combinations_name_their_keys():
+    with pytest.raises(ValueError, match="train.batch_size"):
+        load_config(None, ["train.batch_size=1"])
+    with pytest.raises(ValueError, match=r"data.num_frames=2 < model.alpha=4"):
+        load_config(None, ["data.num_frames=2"])
+    with pytest.raises(ValueError, match="num_views"):
+        load_config(None, ["data.num_views=1", "data.long_views=0"])
+
+
+def test_missing_preset_is_explained(tmp_path):
+    with pytest.raises(FileNotFoundError, match="neither a YAML file nor a preset"):
+        load_config("no-such-preset")
+    p = tmp_path / "c.yaml"
+    p.write_text("train:\n  epochs: 3\n")
+    assert load_config(str(p)).train.epochs == 3

@@ -1,0 +1,104 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from vcl_core.train import evaluate_run, load_config, load_run, pretrain
+from vcl_core.train.checkpoint import load_checkpoint
+
+
+def _cfg(tiny_bench, tiny_overrides, *extra):
+    return load_config("synthetic", tiny_overrides + [f"data.root={tiny_bench}", *extra])
+
+
+def _weights(run):
+    return load_checkpoint(run / "checkpoints" / "last.ckpt")["model"]
+
+
+def _assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+
+
+def test_pretrain_writes_a_complete_run(tiny_bench, tiny_overrides, tmp_path):
+    res = pretrain(_cfg(tiny_bench, tiny_overrides), tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    assert res.summary["status"] == "complete" and res.summary["steps"] == res.summary["total_steps"] > 0
+    for f in ("config.yaml", "metrics.csv", "summary.json", "checkpoints/last.ckpt"):
+        assert (run / f).exists(), f
+    header = (run / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"step", "loss", "lr", "clips_per_s", "loss_long", "loss_short"} <= set(header)
+    cfg, enc = load_run(run)
+    assert enc(torch.randn(2, 3, 8, 32, 32)).shape == (2, enc.embed_dim)
+    # a second call on a complete run returns it without training again
+    again = pretrain(_cfg(tiny_bench, tiny_overrides), run, progress=False)
+    assert again.summary == res.summary
+
+
+def test_budget_stop_and_resume_equals_uninterrupted(tiny_bench, tiny_overrides, tmp_path):
+    full = pretrain(_cfg(tiny_bench, tiny_overrides, "train.epochs=2"), tmp_path / "full", progress=False)
+    # a tiny budget stops the run after its first step, mid-epoch
+    part = pretrain(_cfg(tiny_bench, tiny_overrides, "train.epochs=2", "train.max_minutes=0.00001"),
+                    tmp_path / "part", progress=False)
+    assert part.summary["status"] == "budget" and 0 < part.summary["steps"] < full.summary["steps"]
+    with pytest.raises(FileExistsError, match="--resume"):
+        pretrain(_cfg(tiny_bench, tiny_overrides, "train.epochs=2", "train.max_minutes=0.00001"),
+                 tmp_path / "part", progress=False)
+    # resuming needs the same config (the time budget may change), nothing else
+    with pytest.raises(FileExistsError, match="different config.*optim.lr"):
+        pretrain(_cfg(tiny_bench, tiny_overrides, "train.epochs=2", "optim.lr=0.1"), tmp_path / "part",
+                 resume=True, progress=False)
+    part = pretrain(_cfg(tiny_bench, tiny_overrides, "train.epochs=2"), tmp_path / "part", resume=True,
+                    progress=False)
+    assert part.summary["steps"] == full.summary["steps"]
+    _assert_same_weights(_weights(tmp_path / "full"), _weights(tmp_path / "part"))
+    rows = lambda p: [r.split(",")[:3] for r in (p / "metrics.csv").read_text().splitlines()]  # noqa: E731
+    assert rows(tmp_path / "full") == rows(tmp_path / "part")
+
+
+def test_sigkill_mid_epoch_then_resume_gives_the_same_result(tiny_bench, tiny_overrides, tmp_path):
+    args = tiny_overrides + [f"data.root={tiny_bench}", "train.epochs=8", "train.ckpt_every=2"]
+    vcl = [sys.executable, "-m", "vcl_core.cli", "pretrain", "--data", str(tiny_bench), "--config", "synthetic",
+           "--quiet"]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(vcl + ["--out", str(killed)] + args)
+    ckpt = killed / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "summary.json").exists(), "the run finished before it could be killed"
+    step_at_kill = load_checkpoint(ckpt)["step"]
+    subprocess.run(vcl + ["--out", str(killed), "--resume"] + args, check=True)
+    subprocess.run(vcl + ["--out", str(tmp_path / "straight")] + args, check=True)
+    summary = json.loads((killed / "summary.json").read_text())
+    assert summary["status"] == "complete" and step_at_kill < summary["steps"]
+    _assert_same_weights(_weights(killed), _weights(tmp_path / "straight"))
+
+
+def test_non_finite_loss_stops_with_a_message_and_a_checkpoint(tiny_bench, tiny_overrides, tmp_path):
+    cfg = _cfg(tiny_bench, tiny_overrides, "optim.lr=1e12", "optim.grad_clip=0", "optim.warmup_frac=0",
+               "train.epochs=3")
+    with pytest.raises(FloatingPointError, match="last good state"):
+        pretrain(cfg, tmp_path / "nan", progress=False)
+    ck = load_checkpoint(tmp_path / "nan" / "checkpoints" / "last.ckpt")
+    assert ck["status"] == "failed"
+    assert all(torch.isfinite(v).all() for v in ck["model"].values() if v.is_floating_point())
+
+
+def test_random_init_run_and_evaluation_schema(tiny_bench, tiny_overrides, tmp_path):
+    pretrain(_cfg(tiny_bench, tiny_overrides, "train.epochs=0"), tmp_path / "init", progress=False)
+    res = evaluate_run(tmp_path / "init", json_path=tmp_path / "eval.json")
+    assert json.loads((tmp_path / "eval.json").read_text()) == json.loads(json.dumps(res))
+    assert set(res["tasks"]) == {"shape", "motion", "order"}
+    for m in res["tasks"].values():
+        assert set(m) == {"linear_top1", "knn_top1", "retrieval_r1", "retrieval_r5"}
+        assert all(0.0 <= v <= 1.0 for v in m.values())
+    assert set(res["protocols"]) == {"clips", "whole"} and res["meta"]["video_embedding"] == "whole"

@@ -1,0 +1,147 @@
+"""Experiments as the notebooks run them: config variants x seeds -> cached runs -> tidy tables.
+
+A notebook describes a design axis as named variants, each a list of ``key=value``
+overrides on one preset, and calls :meth:`Experiment.sweep`. Every (variant, seed) is a normal
+run directory under ``runs/`` named by a hash of its full config, so a run that another
+notebook (or an earlier execution) already trained is loaded instead of trained again, and a
+run interrupted half-way resumes. Results come back as a tidy ``pandas.DataFrame`` with one
+row per (variant, seed, protocol, factor, metric).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .train import evaluate_run, load_config, pretrain
+from .train.config import Config
+
+#: overrides that shrink any run to seconds, for ``SMOKE = True`` (CI executes every notebook so)
+SMOKE_OVERRIDES = ["train.epochs=1", "train.batch_size=8", "model.widths=[8,16,32]", "eval.probe_epochs=20",
+                   "train.log_every=1"]
+
+
+def config_hash(cfg: Config) -> str:
+    """A short stable hash of a full config (the run directory's name suffix)."""
+    return hashlib.sha1(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+
+
+@dataclass
+class Experiment:
+    """Runs of one notebook.
+
+    Args:
+        data: dataset directory.
+        runs_dir: where run directories live (shared by all notebooks).
+        preset: the config preset every variant starts from.
+        smoke: apply :data:`SMOKE_OVERRIDES` (tiny runs for CI).
+        base: overrides applied to every variant before its own.
+        verbose: print one line per run.
+    """
+
+    data: str
+    runs_dir: str = "runs"
+    preset: str = "synthetic"
+    smoke: bool = False
+    base: list[str] = field(default_factory=list)
+    verbose: bool = True
+
+    def config(self, overrides: list[str], seed: int) -> Config:
+        """The full config of one (variant, seed)."""
+        ov = list(self.base) + list(overrides)
+        if self.smoke:
+            ov += SMOKE_OVERRIDES
+        return load_config(self.preset, ov + [f"data.root={self.data}", f"train.seed={seed}"])
+
+    def run_dir(self, name: str, overrides: list[str], seed: int) -> Path:
+        cfg = self.config(overrides, seed)
+        return Path(self.runs_dir) / f"{name}-s{seed}-{config_hash(cfg)}"
+
+    def run(self, name: str, overrides: list[str], seed: int) -> dict:
+        """Pretrain (or load) one run and evaluate it (or load its evaluation)."""
+        cfg = self.config(overrides, seed)
+        out = self.run_dir(name, overrides, seed)
+        t0 = time.time()
+        res = pretrain(cfg, out, resume=True, progress=False)
+        eval_path = out / "eval.json"
+        if eval_path.exists() and eval_path.stat().st_mtime >= (out / "checkpoints" / "last.ckpt").stat().st_mtime:
+            results = json.loads(eval_path.read_text())
+        else:
+            results = evaluate_run(out, json_path=eval_path)
+        if self.verbose:
+            main = results["tasks"]
+            print(f"  {name:<22} seed {seed}: " + "  ".join(f"{k} {v['linear_top1']:.3f}" for k, v in main.items())
+                  + f"   ({time.time() - t0:.0f} s)", flush=True)
+        results["summary"] = res.summary
+        return results
+
+    def sweep(self, variants: dict[str, list[str]], seeds: list[int]):
+        """Run every variant for every seed; return the tidy results table.
+
+        Columns: ``variant, seed, protocol, factor, metric, value`` plus ``wall_s`` (training
+        time of the run, for cost plots).
+        """
+        import pandas as pd
+
+        rows = []
+        for name, overrides in variants.items():
+            for seed in seeds:
+                rows += tidy(self.run(name, overrides, seed), variant=name, seed=seed)
+        return pd.DataFrame(rows)
+
+
+def evaluate_baseline(encoder, cfg: Config, **keys) -> list[dict]:
+    """Evaluate an encoder that is not a run (e.g. an appearance-only baseline) with the data,
+    views and probes of ``cfg``; returns tidy rows labelled with ``keys``."""
+    from .data import load_index, make_source
+    from .eval import evaluate_encoder
+
+    d, e = cfg.data, cfg.eval
+    index = load_index(d.root, d.format, d.fold)
+    source = make_source(d.root, d.short_side, d.cache, d.cache_dir, d.backend)
+    res = evaluate_encoder(encoder, index, source, num_frames=d.num_frames, stride=d.stride,
+                           crop_size=cfg.augment.crop_size, num_clips=e.num_clips, whole_frames=e.whole_frames,
+                           knn_k=e.knn_k, knn_t=e.knn_t, probe_wd=e.probe_wd, probe_iter=e.probe_epochs,
+                           batch_size=e.batch_size)
+    return tidy(res, seed=0, **keys)
+
+
+def tidy(results: dict, **keys) -> list[dict]:
+    """Flatten a results dict (see :mod:`vcl_core.eval.suite`) into rows."""
+    wall = results.get("summary", {}).get("wall_s")
+    rows = []
+    for protocol, cols in results["protocols"].items():
+        for factor, metrics in cols.items():
+            for metric, value in metrics.items():
+                rows.append({**keys, "protocol": protocol, "factor": factor, "metric": metric, "value": value,
+                             "wall_s": wall})
+    return rows
+
+
+def summarize(df, metric: str = "linear_top1", protocol: str = "whole", by=("variant", "factor")):
+    """Mean, std and count over seeds of one metric under one protocol."""
+    sel = df[(df.metric == metric) & (df.protocol == protocol)]
+    out = sel.groupby(list(by), sort=False)["value"].agg(["mean", "std", "count"]).reset_index()
+    return out.fillna({"std": 0.0})
+
+
+def save_results(path: str | Path, notebook: str, df, smoke: bool, conclusion: str, **extra) -> Path:
+    """Write a notebook's metrics JSON (the results table and tests read these files).
+
+    The file holds the mean/std/n over seeds of every (variant, protocol, factor, metric), the
+    conclusion text the notebook printed, and any ``extra`` numbers.
+    """
+    rows = []
+    if df is not None and len(df):
+        g = df.groupby(["variant", "protocol", "factor", "metric"], sort=False)["value"]
+        for (variant, protocol, factor, metric), s in g:
+            rows.append({"variant": variant, "protocol": protocol, "factor": factor, "metric": metric,
+                         "mean": float(s.mean()), "std": float(s.std(ddof=1)) if len(s) > 1 else 0.0,
+                         "n": int(len(s))})
+    payload = {"notebook": notebook, "smoke": smoke, "rows": rows, "conclusion": conclusion, **extra}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=1, sort_keys=False) + "\n")
+    return path
