@@ -72,3 +72,62 @@ def test_bad_probabilities_are_rejected():
         AugmentConfig(flip_p=1.5)
     with pytest.raises(ValueError, match="crop_scale"):
         AugmentConfig(crop_scale=(0.0, 1.0))
+
+
+def test_blur_is_drawn_per_clip_and_validated():
+    cfg = AugmentConfig(crop_size=24, blur_p=1.0, blur_sigma=(0.5, 1.5))
+    sig = [draw_spatial(np.random.default_rng(s), 40, 48, cfg).blur for s in range(20)]
+    assert all(0.5 <= s <= 1.5 for s in sig) and len(set(sig)) > 10
+    assert draw_spatial(np.random.default_rng(0), 40, 48, AugmentConfig()).blur == 0.0
+    # blur off draws nothing: the other parameters are those drawn before blur existed
+    a = draw_spatial(np.random.default_rng(4), 40, 48, AugmentConfig())
+    b = draw_spatial(np.random.default_rng(4), 40, 48, AugmentConfig(blur_p=1.0))
+    assert (a.box, a.flip, a.jitter, a.gray) == (b.box, b.flip, b.jitter, b.gray) and b.blur > 0
+    with pytest.raises(ValueError, match="blur_sigma"):
+        AugmentConfig(blur_sigma=(0.0, 1.0))
+    with pytest.raises(ValueError, match="blur_p"):
+        AugmentConfig(blur_p=2.0)
+
+
+def _reference_spatial(clip, p, cfg):
+    """The transform step by step, one op per step (the obviously-correct slow path)."""
+    from vcl_core.data.augment import _gray, resize, to_float
+
+    top, left, h, w = p.box
+    x = resize(to_float(clip[:, top:top + h, left:left + w]), cfg.crop_size)
+    if p.flip:
+        x = x.flip(-1)
+    if p.jitter is not None:
+        x = color_jitter(x, p.jitter)
+    if p.gray:
+        x = _gray(x).expand(-1, 3, -1, -1)
+    return normalize(x)
+
+
+def test_fused_spatial_transform_matches_the_step_by_step_reference():
+    g = torch.Generator().manual_seed(1)
+    clip = torch.randint(0, 256, (5, 37, 61, 3), generator=g, dtype=torch.uint8)
+    cfg = AugmentConfig(crop_size=32, flip_p=0.5, grayscale_p=0.3, crop_scale=(0.2, 1.0))
+    for s in range(40):
+        p = draw_spatial(np.random.default_rng(s), 37, 61, cfg)
+        torch.testing.assert_close(apply_spatial(clip, p, cfg), _reference_spatial(clip, p, cfg), atol=2e-5, rtol=0)
+
+
+def test_color_jitter_is_the_composition_of_its_steps():
+    from vcl_core.data.augment import _gray
+
+    x = torch.rand(3, 3, 6, 6, generator=torch.Generator().manual_seed(0))
+    b, c, s, h = 1.2, 0.7, 1.3, 0.15
+    y = x * b
+    m = _gray(y).mean()
+    y = (y - m) * c + m
+    gy = _gray(y)
+    y = (y - gy) * s + gy
+    import math as _m
+
+    yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=torch.float64)
+    rot = torch.tensor([[1.0, 0, 0], [0, _m.cos(2 * _m.pi * h), -_m.sin(2 * _m.pi * h)],
+                        [0, _m.sin(2 * _m.pi * h), _m.cos(2 * _m.pi * h)]], dtype=torch.float64)
+    hue = (torch.linalg.inv(yiq) @ rot @ yiq).float()
+    y = torch.einsum("ij,tjhw->tihw", hue, y).clamp(0, 1)
+    torch.testing.assert_close(color_jitter(x, (b, c, s, h)), y, atol=1e-5, rtol=0)

@@ -115,3 +115,37 @@ def test_out_of_range_frame_is_an_error(tmp_path):
         read_frames(path, [9], backend="pyav")
     with pytest.raises(ValueError):
         read_frames(path, [])
+
+
+@needs_decord
+def test_cached_readers_are_reused_then_retired_after_max_uses(tmp_path):
+    from vcl_core.data import decode
+
+    path = str(write_video(tmp_path / "v.mp4", moving_frames(8, 32, 32)))
+    decode.configure_reader_cache(capacity=2, max_uses=3)
+    try:
+        readers = [decode._READERS.get(path, None) for _ in range(4)]
+        assert readers[0] is readers[1] is readers[2]  # reused...
+        assert readers[3] is not readers[0]  # ...until it has served max_uses reads
+        other = str(write_video(tmp_path / "w.mp4", moving_frames(8, 32, 32)))
+        third = str(write_video(tmp_path / "x.mp4", moving_frames(8, 32, 32)))
+        decode._READERS.get(other, None)
+        decode._READERS.get(third, None)
+        assert len(decode._READERS._readers) == 2  # bounded LRU
+        np.testing.assert_array_equal(read_frames(path, [3], backend="decord"), read_frames(path, [3], backend="pyav"))
+        with pytest.raises(ValueError):
+            decode.configure_reader_cache(capacity=-1)
+    finally:
+        decode.configure_reader_cache()
+    # the default caches nothing: every read gets its own reader, dropped after the read
+    assert decode._READERS.capacity == 0
+    assert decode._READERS.get(path, None) is not decode._READERS.get(path, None)
+    assert read_frames(path, [7], backend="decord").shape == (1, 32, 32, 3)
+
+
+def test_rewind_only_when_the_read_ahead_could_hold_much():
+    from vcl_core.data.decode import needs_rewind
+
+    assert not needs_rewind(48, 20, 36, 36, 16 << 20)  # a small clip: keep the decoder where it is
+    assert needs_rewind(9000, 100, 2160, 3840, 16 << 20)  # 4K: the read-ahead would hold GBs
+    assert needs_rewind(48, 20, 36, 36, 0) and not needs_rewind(48, 47, 36, 36, 0)  # nothing left after the end

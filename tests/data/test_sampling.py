@@ -62,3 +62,91 @@ def test_eval_windows_are_even():
     wins = eval_windows(48, ViewSpec(8, 1), 6)
     assert [int(w[0]) for w in wins] == [0, 8, 16, 24, 32, 40]
     assert len(eval_windows(48, ViewSpec(16, whole=True), 6)) == 1
+
+
+def test_fractional_stride_fps_and_speed():
+    v = ViewSpec(4, 1.5)
+    np.testing.assert_array_equal(window_indices(2, v, 100), [2, 3, 5, 6])
+    assert v.span(100) == 5  # frames 2..6
+    assert ViewSpec(8, fps=8).resolve(16.0).stride == 2.0  # 16 fps video, 8 fps view
+    assert ViewSpec(8, fps=10).resolve(25.0).span(1000) == 18  # 2.5 frames apart
+    assert ViewSpec(8, 3, fps=8).resolve(0.0).stride == 3  # unknown rate: keep the stride
+    assert ViewSpec(8, 2).at_speed(2.0).span(100) == 29
+    assert ViewSpec(8, 2).at_speed(0.5).span(100) == 8  # slow motion: every frame once
+    from vcl_core.data.temporal_augment import TemporalAugmentConfig
+
+    with pytest.raises(ValueError, match="whole-video"):
+        ViewSpec(8, whole=True, temporal=TemporalAugmentConfig(speeds=(1, 2)))
+    with pytest.raises(ValueError):
+        ViewSpec(8, stride=0)
+
+
+def test_cvrl_gap_distribution_of_sampled_pairs():
+    """Whole pipeline of two clip views: |gap| follows the decreasing density, capped by room."""
+    views = [ViewSpec(8, 1)] * 2
+    n = 68  # room M = 60
+    gaps = np.abs([sample_starts(np.random.default_rng(s), n, views, "cvrl")[1] for s in range(20000)])
+    assert gaps.max() <= 60
+    hist = np.bincount(gaps, minlength=61)
+    lo, mid, hi = hist[:10].sum(), hist[25:35].sum(), hist[50:60].sum()
+    assert lo > mid > hi > 0  # decreasing
+    assert np.mean(gaps) == pytest.approx(60 / 3 - 0.5, rel=0.05)
+
+
+def test_same_policy_centres_views_of_different_scales_together():
+    views = [ViewSpec(4, 1), ViewSpec(8, 4)]
+    for s in range(100):
+        starts, gap = sample_starts(np.random.default_rng(s), 200, views, "same")
+        c0 = starts[0] + views[0].span(200) / 2
+        c1 = starts[1] + views[1].span(200) / 2
+        if 0 < starts[0] < 200 - 4 and 0 < starts[1] < 200 - 29:  # not clipped at an edge
+            assert abs(c0 - c1) <= 1
+
+
+def test_rho_clips_start_independently_and_uniformly():
+    views = [ViewSpec(8, 1)] * 4
+    starts = np.array([sample_starts(np.random.default_rng(s), 48, views, "rho")[0] for s in range(4000)])
+    assert starts.min() == 0 and starts.max() == 40
+    corr = np.corrcoef(starts.T)
+    assert np.abs(corr[np.triu_indices(4, 1)]).max() < 0.06
+    assert abs(starts.mean() - 20) < 0.6
+
+
+def test_free_intervals():
+    from vcl_core.data.sampling import free_intervals
+
+    assert free_intervals(20, [(3, 6), (5, 9), (15, 30)]) == [(0, 3), (9, 15)]
+    assert free_intervals(10, []) == [(0, 10)]
+    assert free_intervals(10, [(0, 10)]) == []
+
+
+def test_negative_windows_are_disjoint_from_each_other_and_the_positives():
+    from vcl_core.data.sampling import sample_negative_starts
+
+    span, n = 8, 64
+    seen = set()
+    for s in range(500):
+        rng = np.random.default_rng(s)
+        blocked = [(10, 18), (30, 38)]
+        starts = sample_negative_starts(rng, n, span, 3, blocked)
+        wins = [(a, a + span) for a in starts]
+        assert starts == sorted(starts) and all(0 <= a and b <= n for a, b in wins)
+        for i, (a, b) in enumerate(wins):
+            assert all(b <= c or d <= a for c, d in blocked)
+            assert all(b <= c or d <= a for c, d in wins[i + 1:])
+        seen.update(starts)
+    # every start that can host a negative is used at some point
+    feasible = {a for a in range(n - span + 1) if a + span <= 10 or 18 <= a <= 30 - span or a >= 38}
+    assert seen == feasible
+
+
+def test_negatives_fall_back_to_avoiding_the_anchor_then_give_up():
+    from vcl_core.data.sampling import sample_negative_starts
+
+    rng = np.random.default_rng(0)
+    # positives fill the video, the anchor alone leaves room for 2 windows of 8
+    starts = sample_negative_starts(rng, 32, 8, 2, blocked=[(0, 32)], fallback=[(0, 16)])
+    assert len(starts) == 2 and all(a >= 16 for a in starts) and starts[1] - starts[0] >= 8
+    with pytest.raises(ClipTooShort, match="intra_negatives"):
+        sample_negative_starts(rng, 32, 8, 3, blocked=[(0, 32)], fallback=[(0, 16)])
+    assert sample_negative_starts(rng, 32, 8, 0, blocked=[(0, 32)]) == []

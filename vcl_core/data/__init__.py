@@ -6,21 +6,24 @@ import os
 from pathlib import Path
 
 from .augment import AugmentConfig
-from .cache import DecodeSource, FrameCache, FrameSource
+from .cache import DecodeSource, FrameCache, FrameSource, ProbeStore
+from .check import CheckReport, FileCheck, check_dataset, check_file, check_records
 from .dataset import ContrastiveVideoDataset, EvalClipDataset, SamplingConfig, collate_views
 from .decode import VideoDecodeError, VideoInfo, probe_video, read_frames
 from .index import VideoIndex, VideoRecord, detect_format, load_index
-from .sampling import ViewSpec
+from .sampling import ClipTooShort, ViewSpec
 from .samplers import EpochSampler
+from .temporal_augment import TemporalAugmentConfig, TemporalParams
+from .tracks import load_camera_tracks
 
 
 def make_source(root: str, short_side: int, cache: bool = True, cache_dir: str = "",
                 backend: str = "auto") -> FrameSource:
     """A :class:`FrameCache` under ``cache_dir`` (default ``$VCL_CACHE`` or
     ``<root>/.vcl_cache``) when ``cache`` is set and the directory is writable, else a
-    :class:`DecodeSource`."""
+    :class:`DecodeSource`, which still uses the probes ``vcl check-data`` recorded there."""
+    d = Path(cache_dir or os.environ.get("VCL_CACHE", "") or Path(root) / ".vcl_cache")
     if cache:
-        d = Path(cache_dir or os.environ.get("VCL_CACHE", "") or Path(root) / ".vcl_cache")
         try:
             d.mkdir(parents=True, exist_ok=True)
             if os.access(d, os.W_OK):
@@ -29,10 +32,12 @@ def make_source(root: str, short_side: int, cache: bool = True, cache_dir: str =
             pass
         print(f"warning: frame cache directory {d} is not writable; decoding on the fly "
               "(set data.cache_dir or VCL_CACHE)")
-    return DecodeSource(short_side, backend)
+    probes = d / FrameCache.PROBES
+    return DecodeSource(short_side, backend, probe_dir=probes if probes.is_dir() else None)
 
 
-__all__ = ["AugmentConfig", "DecodeSource", "FrameCache", "FrameSource", "ContrastiveVideoDataset",
+__all__ = ["AugmentConfig", "DecodeSource", "FrameCache", "FrameSource", "ProbeStore", "ContrastiveVideoDataset",
            "EvalClipDataset", "SamplingConfig", "collate_views", "VideoDecodeError", "VideoInfo",
            "probe_video", "read_frames", "VideoIndex", "VideoRecord", "detect_format", "load_index",
-           "ViewSpec", "EpochSampler", "make_source"]
+           "ClipTooShort", "ViewSpec", "EpochSampler", "make_source", "TemporalAugmentConfig", "TemporalParams",
+           "load_camera_tracks", "CheckReport", "FileCheck", "check_dataset", "check_file", "check_records"]

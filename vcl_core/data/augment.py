@@ -11,12 +11,16 @@ synthetic benchmark's presets therefore leave ``flip_p`` at 0; notebook 06 measu
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .temporal import blur_matrix, draw_blur
 
 MEAN = (0.45, 0.45, 0.45)
 STD = (0.225, 0.225, 0.225)
@@ -35,6 +39,8 @@ class AugmentConfig:
         brightness, contrast, saturation: jitter strengths (factor drawn from 1 +- s).
         hue: hue rotation as a fraction of a full turn (drawn from +- hue).
         grayscale_p: probability of converting the clip to grayscale.
+        blur_p: probability of a Gaussian blur (CVRL blurs one view always, the other rarely).
+        blur_sigma: range of the blur's sigma, in output (crop) pixels.
     """
 
     crop_size: int = 64
@@ -47,24 +53,30 @@ class AugmentConfig:
     saturation: float = 0.4
     hue: float = 0.1
     grayscale_p: float = 0.2
+    blur_p: float = 0.0
+    blur_sigma: tuple[float, float] = (0.1, 2.0)
 
     def __post_init__(self) -> None:
         lo, hi = self.crop_scale
         if not (0 < lo <= hi <= 1):
             raise ValueError(f"crop_scale must satisfy 0 < lo <= hi <= 1, got {self.crop_scale}")
-        for name in ("flip_p", "jitter_p", "grayscale_p"):
+        if not 0 < self.blur_sigma[0] <= self.blur_sigma[1]:
+            raise ValueError(f"blur_sigma must satisfy 0 < lo <= hi, got {self.blur_sigma}")
+        for name in ("flip_p", "jitter_p", "grayscale_p", "blur_p"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
 class SpatialParams:
-    """Parameters drawn for one clip: crop box ``(top, left, height, width)`` and colour."""
+    """Parameters drawn for one clip: crop box ``(top, left, height, width)``, flip, colour,
+    and blur sigma in output pixels (0 = none)."""
 
     box: tuple[int, int, int, int]
     flip: bool
     jitter: tuple[float, float, float, float] | None  # brightness, contrast, saturation, hue
     gray: bool
+    blur: float = 0.0
 
 
 def draw_spatial(rng: np.random.Generator, height: int, width: int, cfg: AugmentConfig) -> SpatialParams:
@@ -89,35 +101,55 @@ def draw_spatial(rng: np.random.Generator, height: int, width: int, cfg: Augment
                   rng.uniform(1 - cfg.saturation, 1 + cfg.saturation),
                   rng.uniform(-cfg.hue, cfg.hue))
     gray = bool(rng.random() < cfg.grayscale_p)
-    return SpatialParams(box, flip, jitter, gray)
+    blur = draw_blur(rng, cfg.blur_p, cfg.blur_sigma)  # draws nothing when blur_p = 0
+    return SpatialParams(box, flip, jitter, gray, blur)
+
+
+#: ITU-R BT.601 luma weights
+LUMA = (0.299, 0.587, 0.114)
+_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_FROM_YIQ = np.linalg.inv(_TO_YIQ)
 
 
 def _gray(x: torch.Tensor) -> torch.Tensor:
     """Luma of ``(T, C, H, W)`` in [0, 1], kept as one channel."""
-    return (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+    return (LUMA[0] * x[:, 0:1] + LUMA[1] * x[:, 1:2] + LUMA[2] * x[:, 2:3])
 
 
-def _hue_rotate(x: torch.Tensor, turn: float) -> torch.Tensor:
-    """Rotate hue by ``turn`` of a full circle: a rotation of the chroma plane in YIQ space."""
-    if turn == 0:
-        return x
+def _hue_matrix(turn: float) -> np.ndarray:
+    """3 x 3 RGB matrix rotating hue by ``turn`` of a full circle (a rotation of the chroma
+    plane in YIQ space)."""
     c, s = math.cos(2 * math.pi * turn), math.sin(2 * math.pi * turn)
-    to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
-    rot = torch.tensor([[1.0, 0, 0], [0, c, -s], [0, s, c]])
-    m = torch.linalg.inv(to_yiq) @ rot @ to_yiq
-    return torch.einsum("ij,tjhw->tihw", m.to(x.dtype), x)
+    return _FROM_YIQ @ np.array([[1.0, 0, 0], [0, c, -s], [0, s, c]]) @ _TO_YIQ
+
+
+def jitter_affine(jitter: tuple[float, float, float, float], mean_luma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Colour jitter as one affine map ``x -> M x + o`` on RGB.
+
+    Brightness ``b``, contrast ``c`` (about the clip's mean luma after brightness), saturation
+    ``s`` and hue rotation ``h`` are each affine in RGB, so their composition is too:
+    ``M = H S (c b)``, ``o = (1 - c) b mean_luma H S 1``. Applying it costs one pass over the
+    clip instead of one per step.
+
+    Args:
+        jitter: ``(brightness, contrast, saturation, hue)`` factors as drawn.
+        mean_luma: mean luma of the clip before jitter (over all frames and pixels).
+
+    Returns:
+        ``(M, o)``: float64 ``(3, 3)`` and ``(3,)``.
+    """
+    b, c, s, h = jitter
+    w = np.asarray(LUMA)
+    sat = s * np.eye(3) + (1 - s) * np.outer(np.ones(3), w)
+    hs = (_hue_matrix(h) if h else np.eye(3)) @ sat
+    return hs * (c * b), hs @ np.ones(3) * ((1 - c) * b * mean_luma)
 
 
 def color_jitter(x: torch.Tensor, jitter: tuple[float, float, float, float]) -> torch.Tensor:
     """Brightness, contrast, saturation, hue, in that order, on ``(T, C, H, W)`` in [0, 1]."""
-    b, c, s, h = jitter
-    x = x * b
-    mean = _gray(x).mean()
-    x = (x - mean) * c + mean
-    g = _gray(x)
-    x = (x - g) * s + g
-    x = _hue_rotate(x, h)
-    return x.clamp(0, 1)
+    m, o = jitter_affine(jitter, float(_gray(x).mean()))
+    y = torch.einsum("ij,tjhw->tihw", torch.from_numpy(m).to(x.dtype), x)
+    return (y + torch.from_numpy(o).to(x.dtype).view(1, 3, 1, 1)).clamp(0, 1)
 
 
 def normalize(x: torch.Tensor) -> torch.Tensor:
@@ -140,18 +172,92 @@ def resize(x: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=shrink)
 
 
+@functools.lru_cache(maxsize=1024)
+def resize_matrix(n_in: int, n_out: int, antialias: bool) -> torch.Tensor:
+    """``(n_out, n_in)`` weights of :func:`resize` along one axis.
+
+    Bilinear resizing (with or without antialiasing) is separable, so resizing an image ``X``
+    is ``Ry @ X @ Rx.T``; the weights are read off by resizing the identity image along its
+    rows, so they are PyTorch's own. (Resizing a batch of ``n x 1`` unit images instead gives
+    wrong antialiased weights in torch 2.x: do not "simplify" this.)
+    """
+    eye = torch.eye(n_in).view(1, 1, n_in, n_in)
+    out = F.interpolate(eye, size=(n_out, n_in), mode="bilinear", align_corners=False, antialias=antialias)
+    return out[0, 0].contiguous()
+
+
+@functools.lru_cache(maxsize=8192)
+def _crop_matrix(n: int, start: int, length: int, size: int, antialias: bool, flip: bool) -> torch.Tensor:
+    m = torch.zeros(size, n)
+    m[:, start:start + length] = resize_matrix(length, size, antialias)
+    return m.flip(0) if flip else m
+
+
+def _axis_matrix(n: int, start: int, length: int, size: int, antialias: bool, flip: bool, blur: float) -> torch.Tensor:
+    """``(size, n)``: crop ``[start, start + length)`` of an axis of ``n`` pixels, resize it to
+    ``size`` (then flip, blur) in one matrix. Do not modify the result: it may be cached."""
+    m = _crop_matrix(n, start, length, size, antialias, flip)
+    return blur_matrix(size, blur) @ m if blur > 0 else m  # blur of the resized image, folded in
+
+
+def apply_spatial_views(clips: Sequence[torch.Tensor], params: Sequence[SpatialParams], crop_size: int) -> list[torch.Tensor]:
+    """Apply each clip's parameters to several uint8 clips ``(T_v, H, W, C)`` of one size at once.
+
+    Every frame of every clip is cropped, resized, flipped and blurred by one batched pair of
+    matrix products (its view's ``(s, H)`` and ``(s, W)`` matrices); colour jitter and
+    grayscale are one batched ``3 x 3`` product each, with per-view parameters; the mean luma
+    that contrast uses is the view's own. The blur acts on the resized crop, before colour.
+
+    Returns:
+        one normalised float ``(C, T_v, s, s)`` per clip.
+
+    Raises:
+        ValueError: the clips differ in frame size.
+    """
+    h_img, w_img = clips[0].shape[1:3]
+    if any(c.shape[1:3] != (h_img, w_img) for c in clips):
+        raise ValueError("apply_spatial_views needs clips of one frame size")
+    lengths = [c.shape[0] for c in clips]
+    s = crop_size
+    ry, rx = [], []
+    for p, t in zip(params, lengths):
+        top, left, h, w = p.box
+        shrink = w > s or h > s
+        ry.append((_axis_matrix(h_img, top, h, s, shrink, False, p.blur) / 255.0).expand(t, s, h_img))
+        rx.append(_axis_matrix(w_img, left, w, s, shrink, p.flip, p.blur).T.expand(t, w_img, s))
+    x = torch.cat(list(clips)).permute(0, 3, 1, 2).float()  # (N, C, H, W)
+    y = torch.matmul(torch.matmul(torch.cat(ry).unsqueeze(1), x), torch.cat(rx).unsqueeze(1))  # (N, C, s, s)
+    n = y.shape[0]
+    flat = y.reshape(n, 3, s * s)
+    luma = torch.tensor(LUMA)
+    if any(p.jitter is not None for p in params):
+        frame_luma = (flat.mean(2) @ luma).tolist()  # mean luma of every frame
+        mats, offs, pos = [], [], 0
+        for p, t in zip(params, lengths):
+            if p.jitter is None:
+                m, o = np.eye(3), np.zeros(3)
+            else:
+                m, o = jitter_affine(p.jitter, float(np.mean(frame_luma[pos:pos + t])))
+            mats.append(torch.from_numpy(m).float().expand(t, 3, 3))
+            offs.append(torch.from_numpy(o).float().view(1, 3, 1).expand(t, 3, 1))
+            pos += t
+        flat = torch.baddbmm(torch.cat(offs), torch.cat(mats), flat).clamp_(0, 1)
+    if any(p.gray for p in params):
+        gray = torch.outer(torch.ones(3), luma)
+        g = torch.cat([(gray if p.gray else torch.eye(3)).expand(t, 3, 3) for p, t in zip(params, lengths)])
+        flat = torch.bmm(g, flat)
+    y = flat.sub_(torch.tensor(MEAN).view(1, 3, 1)).div_(torch.tensor(STD).view(1, 3, 1)).view(n, 3, s, s)
+    out, pos = [], 0
+    for t in lengths:
+        out.append(y[pos:pos + t].permute(1, 0, 2, 3).contiguous())
+        pos += t
+    return out
+
+
 def apply_spatial(clip: torch.Tensor, p: SpatialParams, cfg: AugmentConfig) -> torch.Tensor:
-    """Apply one clip's parameters to uint8 ``(T, H, W, C)``; returns normalised ``(C, T, s, s)``."""
-    top, left, h, w = p.box
-    x = to_float(clip[:, top:top + h, left:left + w])
-    x = resize(x, cfg.crop_size)
-    if p.flip:
-        x = x.flip(-1)
-    if p.jitter is not None:
-        x = color_jitter(x, p.jitter)
-    if p.gray:
-        x = _gray(x).expand(-1, 3, -1, -1)
-    return normalize(x)
+    """Apply one clip's parameters to uint8 ``(T, H, W, C)``; returns normalised ``(C, T, s, s)``
+    (see :func:`apply_spatial_views`)."""
+    return apply_spatial_views([clip], [p], cfg.crop_size)[0]
 
 
 def center_view(clip: torch.Tensor, crop_size: int, crop_fraction: float = 1.0) -> torch.Tensor:
@@ -160,5 +266,4 @@ def center_view(clip: torch.Tensor, crop_size: int, crop_fraction: float = 1.0) 
     _, H, W, _ = clip.shape
     side = max(1, int(round(min(H, W) * crop_fraction)))
     top, left = (H - side) // 2, (W - side) // 2
-    x = to_float(clip[:, top:top + side, left:left + side])
-    return normalize(resize(x, crop_size))
+    return apply_spatial_views([clip], [SpatialParams((top, left, side, side), False, None, False)], crop_size)[0]

@@ -12,16 +12,20 @@ failure travels with the sample (``failures``) so the training loop can count an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 
-from .augment import AugmentConfig, apply_spatial, center_view, draw_spatial
+from .augment import AugmentConfig, apply_spatial_views, center_view, draw_spatial
 from .cache import FrameSource
 from .decode import VideoDecodeError
 from .index import VideoRecord
-from .sampling import ClipTooShort, ViewSpec, eval_windows, sample_starts, window_indices
+from .sampling import (POLICIES, SHORT_POLICIES, ClipTooShort, ViewSpec, eval_windows, sample_negative_starts,
+                       sample_starts, window_indices)
+from .temporal import draw_speed
+from .temporal_augment import apply_clip_params, apply_frame_params, draw_clip_params, draw_frame_params
+from .tracks import recorded_camera_label
 
 
 @dataclass(frozen=True)
@@ -29,11 +33,18 @@ class SamplingConfig:
     """How a training sample is cut from a video.
 
     Args:
-        views: the views of one sample (two for SimCLR-style pairs).
+        views: the views of one sample (two for SimCLR-style pairs; any number, at any
+            temporal scale, each with its own temporal and spatial augmentation).
         policy: positive policy, see :mod:`vcl_core.data.sampling`.
         min_gap, max_gap: gap limits in source frames (``range``; ``max_gap`` also caps ``cvrl``).
-        short: what to do with videos shorter than a view: ``loop``, ``pad`` or ``skip``.
+        short: what to do with videos shorter than a view: ``loop`` (wrap around), ``pad``
+            (repeat the last frame) or ``skip`` (replace the video by another, counted as a
+            failure).
         max_retries: replacement attempts before an item gives up.
+        intra_negatives: K windows of the same video, disjoint from each other and from the
+            positive clips, appended after the views (TCLR local-local negatives). They copy
+            the first clip view (frames, stride, speed, augmentations). A video without room
+            for them is replaced like a too-short one.
     """
 
     views: tuple[ViewSpec, ...] = (ViewSpec(), ViewSpec())
@@ -42,6 +53,25 @@ class SamplingConfig:
     max_gap: int | None = None
     short: str = "loop"
     max_retries: int = 10
+    intra_negatives: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.views:
+            raise ValueError("SamplingConfig needs at least one view")
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown positive policy {self.policy!r}; choose one of {POLICIES}")
+        if self.short not in SHORT_POLICIES:
+            raise ValueError(f"unknown short-video policy {self.short!r}; choose one of {SHORT_POLICIES}")
+        if self.intra_negatives < 0:
+            raise ValueError(f"intra_negatives must be >= 0, got {self.intra_negatives}")
+        if self.intra_negatives and all(v.whole for v in self.views):
+            raise ValueError("intra_negatives copy the first clip view, but every view is whole-video; "
+                             "add a clip view (whole=False)")
+
+    @property
+    def num_views(self) -> int:
+        """Views per item, intra-video negatives included."""
+        return len(self.views) + self.intra_negatives
 
 
 class ContrastiveVideoDataset(torch.utils.data.Dataset):
@@ -50,20 +80,39 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
     Args:
         records: the videos (usually one split of a :class:`~vcl_core.data.index.VideoIndex`).
         source: where frames come from (:class:`DecodeSource` or :class:`FrameCache`).
-        sampling: views and positive policy.
-        augment: one :class:`AugmentConfig` for all views, or one per view (asymmetric views).
+        sampling: views, positive policy, intra-video negatives.
+        augment: one :class:`AugmentConfig` for all views, or one per view (asymmetric views);
+            a view's own ``ViewSpec.augment`` takes precedence.
         seed: base seed; combine with :meth:`set_epoch`.
         label_columns: label columns to return as class indices (supervised training only).
+        camera_tracks: ``video_id -> (N, 2)`` recorded camera offsets (fractions of the frame,
+            see :func:`~vcl_core.data.tracks.load_camera_tracks`) for ``camera_recorded``.
 
-    Item keys: ``views`` (list of tensors), ``index`` (the item asked for), ``video`` (the
-    record index actually used), ``starts`` and ``gap`` (source frames), ``labels`` (class
-    index per label column, -1 when missing), ``failures`` (list of ``"video_id: reason"`` for
-    replaced videos).
+    Item keys (V = views + intra-video negatives):
+
+    ``views``           list of V float ``(C, T_v, H, W)``
+    ``index``           the item asked for; ``video`` the record index actually used
+    ``video_id``        that record's id; ``video_frames`` its frame count
+    ``starts``          long ``(V,)`` start frame of each view; ``gap`` signed gap between the
+                        first two clip views (source frames)
+    ``windows``         long ``(V, 2)`` ``[first, last + 1)`` source frames each view covers
+    ``frame_indices``   list of V long ``(T_v,)``, the source frame behind each clip frame
+                        (after speed, dropping and reordering)
+    ``negative``        bool ``(V,)``, True for intra-video negatives
+    ``speed``           float ``(V,)`` playback speed; ``reversed``, ``shuffled`` bool ``(V,)``;
+                        ``dropped`` long ``(V,)`` frames replaced by their predecessor
+    ``clip_order``      long ``(V,)`` rank of each clip view's start among the clip views (ties
+                        by view position), -1 for whole-video views
+    ``camera``          float ``(V, 4)`` injected camera motion ``(vx, vy, zoom_rate, shake)``
+                        (zeros when none was injected, see :class:`~vcl_core.data.temporal.CameraMotion`)
+    ``camera_recorded`` float ``(V, 2)`` recorded camera velocity per clip frame, NaN if unknown
+    ``labels``          class index per label column, -1 when missing
+    ``failures``        list of ``"video_id: reason"`` for replaced videos
     """
 
     def __init__(self, records: Sequence[VideoRecord], source: FrameSource, sampling: SamplingConfig,
                  augment: AugmentConfig | Sequence[AugmentConfig], seed: int = 0,
-                 label_columns: Sequence[str] = ()):
+                 label_columns: Sequence[str] = (), camera_tracks: Mapping[str, np.ndarray] | None = None):
         if not records:
             raise ValueError("ContrastiveVideoDataset needs at least one video")
         self.records = list(records)
@@ -73,10 +122,14 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
         augs = [augment] * n_views if isinstance(augment, AugmentConfig) else list(augment)
         if len(augs) != n_views:
             raise ValueError(f"{len(augs)} augmentation configs for {n_views} views")
-        self.augment = augs
+        self.augment = [v.augment or a for v, a in zip(sampling.views, augs)]
         self.seed = seed
         self.epoch = 0
         self.label_columns = list(label_columns)
+        self.camera_tracks = camera_tracks
+        self._anchor = next((i for i, v in enumerate(sampling.views) if not v.whole), None)
+        #: records whose file could not be probed in this process -> reason (not retried)
+        self.known_bad: dict[int, str] = {}
         #: class names per label column, sorted; a label's index is its position here
         self.classes = {c: sorted({r.labels.get(c, "") for r in self.records} - {""}) for c in self.label_columns}
         pos = {c: {name: i for i, name in enumerate(v)} for c, v in self.classes.items()}
@@ -90,27 +143,97 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    def _video_fps(self, rec: VideoRecord) -> float:
+        fps = getattr(self.source, "fps", None)
+        return float(fps(rec)) if fps is not None else 0.0
+
+    def _num_frames(self, j: int) -> int:
+        """Frames of record ``j``; a file that cannot be probed is remembered as bad (only
+        file-level failures are: a failure that depends on the drawn frames would make the
+        samples depend on what this worker happened to see before)."""
+        if j in self.known_bad:
+            raise VideoDecodeError(self.known_bad[j])
+        try:
+            return self.source.num_frames(self.records[j])
+        except (VideoDecodeError, OSError) as e:
+            self.known_bad[j] = str(e)
+            raise
+
     def _sample(self, j: int, rng: np.random.Generator) -> dict:
         rec = self.records[j]
         s = self.sampling
-        n = self.source.num_frames(rec)
-        starts, gap = sample_starts(rng, n, list(s.views), s.policy, s.min_gap, s.max_gap)
-        wins = [window_indices(st, v, n, s.short, rng) for st, v in zip(starts, s.views)]
+        n = self._num_frames(j)
+        fps = self._video_fps(rec) if any(v.fps > 0 for v in s.views) else 0.0
+        base = [v.resolve(fps) for v in s.views]
+        speeds = [draw_speed(rng, v.temporal.speeds) for v in base]
+        specs = [v.at_speed(sp) for v, sp in zip(base, speeds)]
+        starts, gap = sample_starts(rng, n, specs, s.policy, s.min_gap, s.max_gap)
+        wins = [window_indices(st, v, n, s.short, rng) for st, v in zip(starts, specs)]
+        augs = list(self.augment)
+        if s.intra_negatives:
+            a = self._anchor
+            span = specs[a].span(n)
+            blocked = [(int(w.min()), int(w.max()) + 1) for w, v in zip(wins, specs) if not v.whole]
+            anchor_block = [(int(wins[a].min()), int(wins[a].max()) + 1)]
+            for st in sample_negative_starts(rng, n, span, s.intra_negatives, blocked, anchor_block):
+                starts.append(st)
+                speeds.append(speeds[a])
+                specs.append(specs[a])
+                wins.append(window_indices(st, specs[a], n, s.short, rng))
+                augs.append(augs[a])
+        params = [draw_frame_params(rng, v.temporal, v.num_frames, sp) for v, sp in zip(specs, speeds)]
+        frame_idx = [apply_frame_params(w, p) for w, p in zip(wins, params)]
         # decode the union once, then cut every view from it
-        union = np.unique(np.concatenate(wins))
+        union = np.unique(np.concatenate(frame_idx))
         frames = self.source.read(rec, union)
-        pos = {int(f): k for k, f in enumerate(union)}
-        views = []
-        for w, aug in zip(wins, self.augment):
-            clip = torch.from_numpy(np.ascontiguousarray(frames[[pos[int(f)] for f in w]]))
-            params = draw_spatial(rng, clip.shape[1], clip.shape[2], aug)
-            views.append(apply_spatial(clip, params, aug))
-        return {"views": views, "starts": torch.tensor(starts), "gap": gap}
+        h, w = frames.shape[1:3]
+        track = self.camera_tracks.get(rec.video_id) if self.camera_tracks is not None else None
+        frames = torch.from_numpy(np.ascontiguousarray(frames))
+        clips, spatial, cams, recorded = [], [], [], []
+        for idx, spec, p, aug in zip(frame_idx, specs, params, augs):
+            clip = frames[torch.from_numpy(np.searchsorted(union, idx))]
+            if spec.temporal.active:
+                p = draw_clip_params(rng, spec.temporal, p, h, w)
+                clip = apply_clip_params(clip, p)
+            clips.append(clip)
+            spatial.append(draw_spatial(rng, h, w, aug))
+            cams.append(p.camera_label())
+            recorded.append(recorded_camera_label(track, idx))
+        views: list = [None] * len(clips)
+        for size in sorted({a.crop_size for a in augs}):  # all views of one output size at once
+            group = [i for i, a in enumerate(augs) if a.crop_size == size]
+            for i, v in zip(group, apply_spatial_views([clips[i] for i in group], [spatial[i] for i in group], size)):
+                views[i] = v
+        n_pos = len(s.views)
+        clip_views = [i for i, v in enumerate(specs) if not v.whole]
+        order = np.full(len(specs), -1, dtype=np.int64)
+        order[sorted(clip_views, key=lambda i: (starts[i], i))] = np.arange(len(clip_views))
+        return {
+            "views": views,
+            "starts": torch.tensor(starts, dtype=torch.long),
+            "gap": gap,
+            "windows": torch.tensor([[int(x.min()), int(x.max()) + 1] for x in wins], dtype=torch.long),
+            "frame_indices": [torch.from_numpy(np.asarray(x, dtype=np.int64)) for x in frame_idx],
+            "negative": torch.arange(len(specs)) >= n_pos,
+            "speed": torch.tensor(speeds, dtype=torch.float32),
+            "reversed": torch.tensor([p.reversed for p in params]),
+            "shuffled": torch.tensor([p.shuffled for p in params]),
+            "dropped": torch.tensor([int((~p.keep).sum()) for p in params], dtype=torch.long),
+            "clip_order": torch.from_numpy(order),
+            "camera": torch.from_numpy(np.stack(cams)),
+            "camera_recorded": torch.from_numpy(np.stack(recorded)),
+            "video_id": rec.video_id,
+            "video_frames": n,
+        }
 
     def __getitem__(self, index: int | tuple[int, int]) -> dict:
         """Item ``index`` of the current epoch, or of epoch ``e`` when given ``(e, index)``
         (as :class:`~vcl_core.data.samplers.EpochSampler` yields, so persistent workers need no
-        epoch bookkeeping)."""
+        epoch bookkeeping).
+
+        Raises:
+            RuntimeError: ``max_retries`` replacement videos in a row were unusable.
+        """
         epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
         failures: list[str] = []
         j = index
@@ -122,23 +245,32 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
                 return out
             except (VideoDecodeError, ClipTooShort, OSError) as e:
                 failures.append(f"{self.records[j].video_id}: {e}")
-                j = int(rng.integers(len(self.records)))
+            # the replacement has its own generator, so it does not depend on how far the
+            # failed attempt got, nor on whether this process already knew the video was bad
+            j = int(np.random.default_rng([self.seed, epoch, index, attempt, 1]).integers(len(self.records)))
         raise RuntimeError(f"item {index}: {len(failures)} videos in a row could not be used; "
                            f"last errors: {failures[-3:]}. Run `vcl check-data` on the dataset.")
 
 
 def collate_views(batch: list[dict]) -> dict:
-    """Stack views view-by-view; keep failures as one flat list."""
+    """Stack a list of items view by view: tensors gain a leading batch dimension ``B``
+    (``views[v]`` is ``(B, C, T_v, H, W)``, ``windows`` ``(B, V, 2)``, ``frame_indices[v]``
+    ``(B, T_v)``); ``video_id`` is a list; ``failures`` one flat list."""
     n_views = len(batch[0]["views"])
-    return {
+    out = {
         "views": [torch.stack([b["views"][v] for b in batch]) for v in range(n_views)],
+        "frame_indices": [torch.stack([b["frame_indices"][v] for b in batch]) for v in range(n_views)],
         "index": torch.tensor([b["index"] for b in batch]),
         "video": torch.tensor([b["video"] for b in batch]),
-        "starts": torch.stack([b["starts"] for b in batch]),
+        "video_frames": torch.tensor([b["video_frames"] for b in batch]),
         "gap": torch.tensor([b["gap"] for b in batch]),
-        "labels": torch.stack([b["labels"] for b in batch]),
+        "video_id": [b["video_id"] for b in batch],
         "failures": [f for b in batch for f in b["failures"]],
     }
+    for key in ("starts", "windows", "negative", "speed", "reversed", "shuffled", "dropped", "clip_order",
+                "camera", "camera_recorded", "labels"):
+        out[key] = torch.stack([b[key] for b in batch])
+    return out
 
 
 class EvalClipDataset(torch.utils.data.Dataset):

@@ -5,9 +5,19 @@ it the fast path. It has no wheels for some platforms, refuses MP4s whose contai
 frame-count/duration metadata and cannot read GIF; PyAV (FFmpeg) reads all of those, so
 :func:`read_frames` falls back to it per file and says which backend served the file.
 
-Open decord readers are reused per process (a small LRU), and every read ends with
-``seek(0)``: decord keeps decoded frames alive otherwise (dmlc/decord#197, #208), which makes
-long-running loaders grow without bound.
+decord readers: a training item reads each video once (the union of its views' frames), and
+the next read of the same video comes an epoch later, so a cache of open readers never hits
+during training, while each idle reader's decoder thread goes on decoding the rest of its
+video in the background (dmlc/decord#157; it holds those frames too, dmlc/decord#197, #208:
+tens of GB for 4K video). By default (``capacity=0``) every read therefore opens a reader and
+drops it, which stops its thread: on the synthetic benchmark this is 2-3x faster than keeping
+8 readers open. Access patterns that re-read a video (many separate clips of one video) can
+turn the per-process LRU on with :func:`configure_reader_cache`; a cached reader then ends a
+read with ``seek(0)`` when the rest of its video would take more than ``rewind_bytes`` at the
+decode size (``seek(0)`` stops the read-ahead but costs about as much as a small read), and
+is replaced after ``max_uses`` reads, which bounds what it can leak in native code
+(dmlc/decord#208, #323; reader creation itself slows in long runs, dmlc/decord#280). Readers
+run one decoder thread each: the DataLoader's workers are the parallelism.
 """
 from __future__ import annotations
 
@@ -32,7 +42,8 @@ except Exception:  # pragma: no cover - depends on the platform
     HAVE_DECORD = False
 
 BACKENDS = ("auto", "decord", "pyav")
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".gif", ".mpg", ".mpeg", ".flv")
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".gif", ".mpg", ".mpeg", ".flv",
+                    ".h264", ".264")
 
 
 class VideoDecodeError(RuntimeError):
@@ -65,41 +76,54 @@ def _check_file(path: str) -> None:
 
 
 class _ReaderCache:
-    """A per-process LRU of open decord readers (bounded, since each holds a decoder)."""
+    """A per-process LRU of open decord readers (bounded, since each holds a decoder); a
+    reader is retired after ``max_uses`` reads. ``capacity=0`` caches nothing."""
 
-    def __init__(self, capacity: int = 8):
+    def __init__(self, capacity: int = 0, max_uses: int = 2000, rewind_bytes: int = 16 << 20):
         self.capacity = capacity
+        self.max_uses = max_uses
+        self.rewind_bytes = rewind_bytes
+        self._uses: dict[tuple, int] = {}
         self._readers: OrderedDict[tuple, object] = OrderedDict()
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._inherited: list = []
 
-    def get(self, path: str, size: tuple[int, int] | None):
+    def get(self, path: str, size: tuple[int, int] | None) -> "decord.VideoReader":
+        """A reader of ``path`` decoding at ``size`` (``(h, w)``, ``None`` = native)."""
         if os.getpid() != self._pid:
             # forked DataLoader worker: never use the parent's decoders, and never destroy
             # them either (VideoReader.__del__ deadlocks in a forked child: its decoder
             # threads were not forked), so keep them referenced and start afresh
             self._inherited.append(self._readers)
-            self._readers = OrderedDict()
+            self._readers, self._uses = OrderedDict(), {}
             self._lock = threading.Lock()
             self._pid = os.getpid()
+        h, w = size if size else (-1, -1)
+        if self.capacity == 0:
+            return decord.VideoReader(path, ctx=decord.cpu(0), width=w, height=h, num_threads=1)
         st = os.stat(path)
         key = (path, size, st.st_size, st.st_mtime_ns)
         with self._lock:
-            if key in self._readers:
+            if key in self._readers and self._uses.get(key, 0) < self.max_uses:
                 self._readers.move_to_end(key)
+                self._uses[key] += 1
                 return self._readers[key]
-        h, w = size if size else (-1, -1)
+            self._readers.pop(key, None)
         reader = decord.VideoReader(path, ctx=decord.cpu(0), width=w, height=h, num_threads=1)
         with self._lock:
             self._readers[key] = reader
+            self._uses[key] = 1
             while len(self._readers) > self.capacity:
-                self._readers.popitem(last=False)
+                old, _ = self._readers.popitem(last=False)
+                self._uses.pop(old, None)
         return reader
 
     def clear(self) -> None:
+        """Drop every cached reader of this process."""
         with self._lock:
             self._readers.clear()
+            self._uses.clear()
 
 
 _READERS = _ReaderCache()
@@ -111,7 +135,8 @@ def _decord_info(path: str) -> VideoInfo:
     if n <= 0:
         raise VideoDecodeError(f"{path}: decord reports no frames")
     h, w = vr[0].shape[:2]
-    vr.seek(0)
+    if _READERS.capacity:
+        vr.seek(0)
     return VideoInfo(n, float(vr.get_avg_fps() or 0.0), int(h), int(w), "decord")
 
 
@@ -121,8 +146,15 @@ def _decord_read(path: str, indices: Sequence[int], size: tuple[int, int] | None
     if max(indices) >= n:
         raise VideoDecodeError(f"{path}: frame {max(indices)} requested but decord sees {n} frames")
     frames = vr.get_batch(list(indices)).asnumpy()
-    vr.seek(0)  # release decoded frames held by the reader (dmlc/decord#197)
-    return frames
+    if _READERS.capacity and needs_rewind(n, max(indices), frames.shape[1], frames.shape[2], _READERS.rewind_bytes):
+        vr.seek(0)  # a cached reader: stop its read-ahead from holding the video (dmlc/decord#197)
+    return frames  # an uncached reader is dropped here, which stops its decoder thread
+
+
+def needs_rewind(num_frames: int, last_read: int, height: int, width: int, rewind_bytes: int) -> bool:
+    """Whether the frames after ``last_read`` (what decord's read-ahead may hold) exceed
+    ``rewind_bytes`` at ``height x width`` RGB."""
+    return (num_frames - 1 - last_read) * height * width * 3 > rewind_bytes
 
 
 def _pyav_frames(path: str):
@@ -253,3 +285,16 @@ def read_frames(path: str | Path, indices: Sequence[int], size: tuple[int, int] 
 def clear_reader_cache() -> None:
     """Close every cached decord reader of this process."""
     _READERS.clear()
+
+
+def configure_reader_cache(capacity: int = 0, max_uses: int = 2000, rewind_bytes: int = 16 << 20) -> None:
+    """Set how many decord readers a process keeps open (``capacity``; 0, the default, opens a
+    reader per read, see the module note), after how many reads one is replaced (``max_uses``,
+    the leak bound of dmlc/decord#208), and how much read-ahead a cached reader may hold
+    before a read ends with ``seek(0)`` (``rewind_bytes``; 0 = always rewind). Closes the open
+    readers."""
+    if capacity < 0 or max_uses < 1 or rewind_bytes < 0:
+        raise ValueError(f"need capacity >= 0, max_uses >= 1, rewind_bytes >= 0; got {capacity}, {max_uses}, "
+                         f"{rewind_bytes}")
+    _READERS.clear()
+    _READERS.capacity, _READERS.max_uses, _READERS.rewind_bytes = capacity, max_uses, rewind_bytes

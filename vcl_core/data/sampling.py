@@ -1,7 +1,7 @@
 """Where clips come from in time: view specifications, positive policies, eval windows.
 
-A *view* is ``num_frames`` frames taken every ``stride`` source frames, or spread over the
-whole video (a *long* view: one frame from each of ``num_frames`` equal segments, at a random
+A *view* is ``num_frames`` frames taken every ``stride`` source frames (or at a target
+``fps``, whatever the video's own rate), or spread over the whole video (a *long* view: one frame from each of ``num_frames`` equal segments, at a random
 place in the segment during training as in TSN, Wang et al. 2016, and at its centre in
 evaluation). A training sample holds several views of one video; the *positive policy* says
 how the start times of its clip (non-whole) views relate:
@@ -12,14 +12,21 @@ how the start times of its clip (non-whole) views relate:
 ``range``     the gap is uniform in ``[min_gap, max_gap]`` frames.
 ``rho``       every view starts independently and uniformly (rho-BYOL, Feichtenhofer et al. 2021).
 
+*Intra-video negatives* (:func:`sample_negative_starts`) are windows of the same video that
+overlap neither each other nor the positive clips, as TCLR's local-local loss uses them
+(Dave et al. 2022).
+
 All functions draw from the ``numpy.random.Generator`` they are given, so a sample is a pure
 function of the seed that made the generator.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+
+from .augment import AugmentConfig
+from .temporal_augment import TemporalAugmentConfig
 
 POLICIES = ("same", "cvrl", "range", "rho")
 SHORT_POLICIES = ("loop", "pad", "skip")
@@ -31,25 +38,55 @@ class ClipTooShort(ValueError):
 
 @dataclass(frozen=True)
 class ViewSpec:
-    """One view of a sample.
+    """One view of a sample: where its frames come from and what augments it.
 
     Args:
         num_frames: frames in the clip (T).
-        stride: source frames between consecutive clip frames (ignored when ``whole``).
+        stride: source frames between consecutive clip frames (ignored when ``whole`` or when
+            ``fps`` is set); fractional strides are allowed (frame ``floor(k * stride)``).
         whole: spread ``num_frames`` evenly over the whole video (a long, sparse view).
+        fps: target frame rate; when > 0 the stride is ``video_fps / fps`` for each video
+            (see :meth:`resolve`), so views cover the same time in seconds whatever the source
+            rate. Videos whose rate is unknown keep ``stride``.
+        temporal: the view's temporal augmentation (speed, drop, order, mask, lighting, camera).
+        augment: the view's spatial augmentation; ``None`` uses the dataset's.
+
+    Examples:
+        Two short dense views and one long sparse view (at 4 frames per second)::
+
+            fast = ViewSpec(8, stride=1, temporal=TemporalAugmentConfig(speeds=(1, 2)))
+            views = (fast, fast, ViewSpec(8, fps=4))
     """
 
     num_frames: int = 16
-    stride: int = 2
+    stride: float = 2
     whole: bool = False
+    fps: float = 0.0
+    temporal: TemporalAugmentConfig = field(default_factory=TemporalAugmentConfig)
+    augment: AugmentConfig | None = None
 
     def __post_init__(self) -> None:
-        if self.num_frames < 1 or self.stride < 1:
-            raise ValueError(f"ViewSpec needs num_frames >= 1 and stride >= 1, got {self}")
+        if self.num_frames < 1 or not self.stride > 0 or self.fps < 0:
+            raise ValueError(f"ViewSpec needs num_frames >= 1, stride > 0 and fps >= 0, got {self}")
+        if self.whole and self.temporal.speeds != (1.0,):
+            raise ValueError("a whole-video view spans the video whatever the speed: leave "
+                             f"temporal.speeds at (1.0,), got {self.temporal.speeds}")
+
+    def resolve(self, video_fps: float) -> "ViewSpec":
+        """This view with ``fps`` turned into a stride for a video at ``video_fps``."""
+        if self.fps <= 0 or self.whole or video_fps <= 0:
+            return self
+        return replace(self, stride=video_fps / self.fps, fps=0.0)
+
+    def at_speed(self, speed: float) -> "ViewSpec":
+        """This view played ``speed`` times faster: the stride scales by ``speed``."""
+        return self if speed == 1 or self.whole else replace(self, stride=self.stride * speed)
 
     def span(self, num_video_frames: int) -> int:
         """Source frames covered by the view."""
-        return num_video_frames if self.whole else (self.num_frames - 1) * self.stride + 1
+        if self.whole:
+            return num_video_frames
+        return int(np.floor((self.num_frames - 1) * self.stride + 1e-9)) + 1
 
 
 def window_indices(start: int, view: ViewSpec, num_video_frames: int, short: str = "loop",
@@ -67,7 +104,7 @@ def window_indices(start: int, view: ViewSpec, num_video_frames: int, short: str
         offset = rng.random(view.num_frames) if rng is not None else 0.5
         idx = np.floor((np.arange(view.num_frames) + offset) * n / view.num_frames).astype(np.int64)
         return np.minimum(idx, n - 1)
-    idx = start + np.arange(view.num_frames, dtype=np.int64) * view.stride
+    idx = start + np.floor(np.arange(view.num_frames) * view.stride + 1e-9).astype(np.int64)
     if idx[-1] < n:
         return idx
     if short == "skip":
@@ -136,6 +173,62 @@ def _clip_starts(rng, num_video_frames, views, policy, min_gap, max_gap) -> tupl
         starts = pair + [int(rng.integers(0, r + 1)) for r in room[2:]]
     gap = starts[1] - starts[0] if len(starts) > 1 else 0
     return starts, gap
+
+
+def free_intervals(num_video_frames: int, blocked: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of ``[0, n)`` outside every half-open ``blocked`` interval, in order."""
+    free, pos = [], 0
+    for a, b in sorted((max(0, int(a)), min(num_video_frames, int(b))) for a, b in blocked):
+        if a > pos:
+            free.append((pos, a))
+        pos = max(pos, b)
+    if pos < num_video_frames:
+        free.append((pos, num_video_frames))
+    return free
+
+
+def _place(rng: np.random.Generator, free: list[tuple[int, int]], span: int, k: int) -> list[int] | None:
+    """``k`` disjoint windows of ``span`` frames inside the ``free`` intervals, or ``None``."""
+    capacity = [(b - a) // span for a, b in free]
+    if sum(capacity) < k:
+        return None
+    # pick k of the available slots at random, then place each interval's windows with
+    # random slack between them (a random composition), so every layout is possible
+    slots = np.repeat(np.arange(len(free)), capacity)
+    per_interval = np.bincount(rng.choice(slots, size=k, replace=False), minlength=len(free))
+    starts = []
+    for (a, b), m in zip(free, per_interval):
+        if m == 0:
+            continue
+        slack = (b - a) - m * span
+        offsets = np.sort(rng.integers(0, slack + 1, size=m))
+        starts += [int(a + off + i * span) for i, off in enumerate(offsets)]
+    return sorted(starts)
+
+
+def sample_negative_starts(rng: np.random.Generator, num_video_frames: int, span: int, k: int,
+                           blocked: list[tuple[int, int]],
+                           fallback: list[tuple[int, int]] | None = None) -> list[int]:
+    """Starts of ``k`` windows of ``span`` frames of one video that overlap neither each other
+    nor any ``blocked`` half-open interval (the positive clips), in time order.
+
+    These are intra-video negatives as in TCLR's local-local loss (Dave et al. 2022): same
+    appearance, different moment. When the video has no room for them outside ``blocked``,
+    the windows only avoid the ``fallback`` intervals (usually the anchor clip alone).
+
+    Raises:
+        ClipTooShort: the video cannot hold ``k`` disjoint windows even then.
+    """
+    if k <= 0:
+        return []
+    for avoid in (blocked, fallback):
+        if avoid is None:
+            continue
+        starts = _place(rng, free_intervals(num_video_frames, avoid), span, k)
+        if starts is not None:
+            return starts
+    raise ClipTooShort(f"a video of {num_video_frames} frames cannot hold {k} disjoint negative windows of "
+                       f"{span} frames beside the positive clips; lower intra_negatives or use shorter views")
 
 
 def eval_windows(num_video_frames: int, view: ViewSpec, num_clips: int, short: str = "loop") -> list[np.ndarray]:
