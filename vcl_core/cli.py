@@ -167,7 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # key=value overrides may stand between options: `--out R a.b=1 --resume c=2`
+        bad = [e for e in extra if e.startswith("-") or "=" not in e]
+        if bad or not hasattr(args, "overrides"):
+            parser.error(f"unrecognized arguments: {' '.join(bad or extra)}")
+        args.overrides = list(args.overrides) + extra
     try:
         return args.fn(args)
     except (FileNotFoundError, FileExistsError, KeyError, ValueError, TypeError) as e:

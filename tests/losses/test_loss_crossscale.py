@@ -97,3 +97,26 @@ def test_cross_scale_predictor_learns_a_mapping():
         loss.backward()
         opt.step()
     assert loss.item() < 0.5 * first
+
+
+def test_time_aligned_global_local_matches_a_loop_reference():
+    import torch.nn.functional as F
+
+    from vcl_core.losses import time_aligned_global_local
+
+    g = torch.Generator().manual_seed(3)
+    tokens, clips = torch.randn(3, 4, 8, generator=g), torch.randn(3, 5, 8, generator=g)
+    slice_t = torch.tensor([[6.0, 18, 30, 42]]).repeat(3, 1)
+    clip_t = torch.rand(3, 5, generator=g) * 48
+    got = time_aligned_global_local(tokens, slice_t, clips, clip_t, temperature=0.2)
+    total = 0.0
+    for b in range(3):
+        for c in range(5):
+            sims = [F.cosine_similarity(clips[b, c], tokens[b, s], dim=0) / 0.2 for s in range(4)]
+            target = min(range(4), key=lambda s: abs(float(clip_t[b, c] - slice_t[b, s])))
+            total += -torch.log_softmax(torch.stack(sims), 0)[target]
+    torch.testing.assert_close(got, total / 15)
+    # moving a clip to another slice's time changes its target, and so the loss
+    moved = clip_t.clone()
+    moved[0, 0] = 6.0 if abs(float(clip_t[0, 0]) - 6.0) > 12 else 42.0
+    assert not torch.isclose(time_aligned_global_local(tokens, slice_t, clips, moved, 0.2), got)

@@ -8,11 +8,14 @@ import torch
 class EpochSampler(torch.utils.data.Sampler):
     """Deterministic, resumable, rank-sharded sampler yielding ``(epoch, index)`` pairs.
 
-    Each epoch is a permutation drawn from ``(seed, epoch)``, padded to a multiple of
-    ``world_size * batch_size`` and dealt out to ranks in contiguous shards, so no index is
-    repeated across ranks within an epoch (apart from the padding). ``start_batch`` skips
-    batches already seen before a resume. Yielding the epoch with the index keeps persistent
-    DataLoader workers in step without re-creating them every epoch.
+    Each epoch is a permutation drawn from ``(seed, epoch)``, cut into *global* batches of
+    ``world_size * batch_size`` videos; rank ``r`` takes the ``r``-th slice of every global
+    batch. So no index is repeated across ranks within an epoch (apart from wrap-around on
+    datasets smaller than one global batch), and ``world_size`` processes with ``batch_size``
+    each see exactly the batches of one process with ``world_size * batch_size``: DDP
+    training matches single-process training. ``start_batch`` skips batches already seen
+    before a resume. Yielding the epoch with the index keeps persistent DataLoader workers in
+    step without re-creating them every epoch.
     """
 
     def __init__(self, n: int, batch_size: int, seed: int = 0, rank: int = 0, world_size: int = 1):
@@ -30,11 +33,12 @@ class EpochSampler(torch.utils.data.Sampler):
     def indices(self, epoch: int) -> np.ndarray:
         """This rank's indices for ``epoch`` (whole batches only)."""
         perm = np.random.default_rng([self.seed, epoch, 7]).permutation(self.n)
-        per_rank = self.batches_per_epoch * self.batch_size
-        need = per_rank * self.world_size
+        glob = self.batch_size * self.world_size
+        need = self.batches_per_epoch * glob
         if need > self.n:  # tiny datasets: wrap around so every rank gets full batches
             perm = np.resize(perm, need)
-        return perm[self.rank * per_rank:(self.rank + 1) * per_rank]
+        batches = perm[:need].reshape(self.batches_per_epoch, self.world_size, self.batch_size)
+        return batches[:, self.rank].reshape(-1)
 
     def __iter__(self):
         idx = self.indices(self.epoch)[self.start_batch * self.batch_size:]

@@ -5,7 +5,7 @@ One small file per idea, each usable on its own (copy it out with at most a sibl
 - :mod:`.infonce` -- InfoNCE / NT-Xent, false-negative masks, temporal soft positives;
 - :mod:`.hard_negatives` -- hard-negative re-weighting (Robinson et al. 2021) and top-k mining;
 - :mod:`.multiscale` -- one InfoNCE term per temporal scale;
-- :mod:`.crossscale` -- TCLR global-local contrast, BraVe/LSTCL short<->long prediction;
+- :mod:`.crossscale` -- TCLR global-local contrast (and a time-aligned form), BraVe/LSTCL short<->long prediction;
 - :mod:`.momentum` -- EMA target encoders and the cosine momentum schedule;
 - :mod:`.queue` -- MoCo key queue with video id / time / age, instance memory bank;
 - :mod:`.negfree` -- BYOL and SimSiam losses;
@@ -13,7 +13,7 @@ One small file per idea, each usable on its own (copy it out with at most a sibl
 - :mod:`.pretext` -- clip order, speed, gap, future feature, motion and camera-motion tasks;
 - :mod:`.distributed` -- all-gather with gradients, local-rows-vs-global-columns InfoNCE.
 """
-from .crossscale import CrossScalePredictor, global_local_loss, short_long_prediction_loss
+from .crossscale import CrossScalePredictor, global_local_loss, short_long_prediction_loss, time_aligned_global_local
 from .distributed import distributed_info_nce, gather_with_grad, is_distributed
 from .hard_negatives import keep_hardest_negatives, reweight_hard_negatives
 from .infonce import (contrastive_logits, info_nce, info_nce_from_logits, nt_xent, same_video_mask,
@@ -32,7 +32,7 @@ __all__ = [
     "temporal_soft_positives",
     "reweight_hard_negatives", "keep_hardest_negatives",
     "multiscale_info_nce",
-    "global_local_loss", "short_long_prediction_loss", "CrossScalePredictor",
+    "global_local_loss", "short_long_prediction_loss", "CrossScalePredictor", "time_aligned_global_local",
     "ema_update", "cosine_momentum", "MomentumEncoder",
     "KeyQueue", "MemoryBank",
     "byol_loss", "simsiam_loss",

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from ..data.augment import AugmentConfig
+from ..data.temporal_augment import TemporalAugmentConfig
 from ..models.fastslow import FastSlowConfig
 
 PRESET_DIR = Path(__file__).with_name("presets")
@@ -37,6 +38,8 @@ class DataConfig:
         long_views: whole-video views per sample (long, sparse views for progression).
         long_frames: frames of each whole-video view.
         policy: positive policy of the clip views (``same``, ``cvrl``, ``range``, ``rho``).
+        intra_negatives: K extra windows of the same video, disjoint from the clip views,
+            used as negatives (TCLR local-local) and by the order/future auxiliaries.
         min_gap, max_gap: gap limits in source frames (``max_gap`` < 0 means no limit).
         short: videos shorter than a view: ``loop``, ``pad`` or ``skip``.
         cache: decode each video once into a memory-mapped frame cache.
@@ -55,6 +58,7 @@ class DataConfig:
     long_views: int = 0
     long_frames: int = 16
     policy: str = "cvrl"
+    intra_negatives: int = 0
     min_gap: int = 0
     max_gap: int = -1
     short: str = "loop"
@@ -66,25 +70,57 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class MethodConfig:
-    """The self-supervised objective.
+    """The self-supervised objective (recipes are described in :mod:`vcl_core.train.objective`).
 
     Args:
-        name: recipe name (see :mod:`vcl_core.train.objective`).
-        temperature: InfoNCE temperature.
+        name: ``simclr``, ``cvrl``, ``moco``, ``bank``, ``byol``, ``tclr``, ``vcl`` or ``supervised``.
+        temperature: InfoNCE temperature (the start value when scheduled or learned).
+        temperature_schedule: ``fixed``, ``warmup`` (linear to ``temperature_end`` over the first
+            30% of steps), ``cosine`` (to ``temperature_end`` over the run) or ``learned``.
+        temperature_end: final temperature of a schedule.
         temporal_negatives: add the anchor clip ``reverse``d, ``shuffle``d or ``both`` as extra
             negatives (same appearance, different temporal structure), or ``none``.
         negative_grad: back-propagate through the temporal negatives too (costs a backward
             pass per negative; without it they act like MoCo keys).
+        hard_negative_beta: importance re-weighting of hard negatives (Robinson et al. 2021); 0 = off.
+        queue_size: keys per temporal scale in a MoCo queue (``moco``; optional for ``vcl``).
+        mask_same_video: queued keys of the anchor's own video are not used as negatives.
+        momentum: base EMA momentum of the key/target encoder, raised to 1 by a cosine schedule.
+        bank_momentum, bank_negatives: memory bank update momentum and negatives per step (``bank``).
+        w_long, w_short: weights of the long-view and short-clip contrastive terms.
+        global_local: weight of the time-aligned global-local cross-scale term (``tclr``, ``vcl``).
+        aux_order, aux_speed, aux_gap, aux_future, aux_motion, aux_camera: weights of the
+            predictive auxiliaries (clip order, playback speed, temporal gap, future feature,
+            motion magnitude, camera motion); 0 = off.
         proj_hidden, proj_dim, proj_layers: projection head MLP.
+        pred_hidden: BYOL predictor hidden width.
     """
 
     name: str = "simclr"
     temperature: float = 0.1
+    temperature_schedule: str = "fixed"
+    temperature_end: float = 0.1
     temporal_negatives: str = "none"
     negative_grad: bool = True
+    hard_negative_beta: float = 0.0
+    queue_size: int = 0
+    mask_same_video: bool = True
+    momentum: float = 0.99
+    bank_momentum: float = 0.5
+    bank_negatives: int = 256
+    w_long: float = 1.0
+    w_short: float = 1.0
+    global_local: float = 0.0
+    aux_order: float = 0.0
+    aux_speed: float = 0.0
+    aux_gap: float = 0.0
+    aux_future: float = 0.0
+    aux_motion: float = 0.0
+    aux_camera: float = 0.0
     proj_hidden: int = 256
     proj_dim: int = 128
     proj_layers: int = 2
+    pred_hidden: int = 256
 
 
 @dataclass(frozen=True)
@@ -122,6 +158,8 @@ class TrainConfig:
         log_every: steps between CSV log rows.
         ckpt_every: steps between mid-epoch checkpoints (0 = only at epoch ends).
         channels_last: use the ``channels_last_3d`` memory format (faster 3D convs on CPU).
+        sync_bn: synchronise BatchNorm statistics across processes (DDP); with it, ``devices=N``
+            at ``batch_size=B`` trains like one process at ``N * B``.
         threads: torch CPU threads (0 = leave torch's default).
     """
 
@@ -137,6 +175,7 @@ class TrainConfig:
     log_every: int = 5
     ckpt_every: int = 0
     channels_last: bool = True
+    sync_bn: bool = False
     threads: int = 0
 
 
@@ -164,10 +203,12 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """Everything a pretraining run needs; see the section dataclasses."""
+    """Everything a pretraining run needs; see the section dataclasses. ``temporal`` is the
+    temporal augmentation of the short clip views (whole-video views get none)."""
 
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=lambda: AugmentConfig(flip_p=0.0))
+    temporal: TemporalAugmentConfig = field(default_factory=TemporalAugmentConfig)
     model: FastSlowConfig = field(default_factory=lambda: FastSlowConfig(widths=(16, 32, 64)))
     method: MethodConfig = field(default_factory=MethodConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -189,6 +230,7 @@ class Config:
         if self.method.temporal_negatives not in ("none", "reverse", "shuffle", "both"):
             problems.append(f"method.temporal_negatives={self.method.temporal_negatives!r}: "
                             "choose none, reverse, shuffle or both")
+        problems += self._recipe_problems()
         if t.batch_size < 2:
             problems.append(f"train.batch_size={t.batch_size}: contrastive losses need >= 2 videos per batch")
         if self.augment.crop_size > 4 * d.short_side:
@@ -203,6 +245,56 @@ class Config:
         if problems:
             raise ValueError("invalid config:\n  " + "\n  ".join(problems))
         return self
+
+
+    def _recipe_problems(self) -> list[str]:
+        """Options that the chosen recipe would ignore, or needs and lacks (no dead flags)."""
+        m, d, t = self.method, self.data, self.temporal
+        out = []
+        names = ("simclr", "cvrl", "moco", "bank", "byol", "tclr", "vcl", "supervised")
+        if m.name not in names:
+            return [f"method.name={m.name!r}: choose one of {', '.join(names)}"]
+        if m.temperature_schedule not in ("fixed", "warmup", "cosine", "learned"):
+            out.append(f"method.temperature_schedule={m.temperature_schedule!r}: choose fixed, warmup, cosine or learned")
+        if m.temperature_schedule in ("fixed", "learned") and m.temperature_end != MethodConfig.temperature_end:
+            out.append(f"method.temperature_end is only used by a warmup or cosine schedule "
+                       f"(method.temperature_schedule={m.temperature_schedule})")
+        if m.queue_size < 0 or (m.queue_size > 0 and m.name not in ("moco", "vcl")):
+            out.append(f"method.queue_size={m.queue_size} is only used by moco and vcl (method.name={m.name})")
+        if m.name == "moco" and m.queue_size <= 0:
+            out.append("method.name=moco needs method.queue_size > 0")
+        if m.name == "cvrl" and (d.policy != "cvrl" or d.num_views < 2):
+            out.append(f"method.name=cvrl needs data.policy=cvrl and data.num_views >= 2 (got {d.policy}, {d.num_views})")
+        if m.name == "byol" and (m.temporal_negatives != "none" or m.hard_negative_beta or d.intra_negatives):
+            out.append("method.name=byol uses no negatives: method.temporal_negatives, method.hard_negative_beta "
+                       "and data.intra_negatives must stay off")
+        if m.name == "bank" and (d.num_views < 1 and d.long_views < 1):
+            out.append("method.name=bank needs a view")
+        if m.name == "tclr" and (d.intra_negatives < 1 or d.long_views < 1 or m.global_local <= 0):
+            out.append("method.name=tclr needs data.intra_negatives >= 1, data.long_views >= 1 and "
+                       "method.global_local > 0")
+        if m.global_local > 0 and (d.long_views < 1 or d.num_views + d.intra_negatives < 1):
+            out.append("method.global_local > 0 needs data.long_views >= 1 and a short clip view")
+        if m.global_local > 0 and self.model.pathways == "fast":
+            out.append("method.global_local needs the slow pathway's time slices (model.pathways != fast)")
+        clips = d.num_views + d.intra_negatives
+        if m.aux_order > 0 and clips < 3:
+            out.append(f"method.aux_order needs 3 clips (data.num_views + data.intra_negatives = {clips})")
+        if m.aux_future > 0 and clips < 2:
+            out.append(f"method.aux_future needs 2 clips (data.num_views + data.intra_negatives = {clips})")
+        if m.aux_speed > 0 and len(t.speeds) < 2:
+            out.append("method.aux_speed needs several temporal.speeds to classify")
+        if m.aux_gap > 0 and (d.num_views < 2 or d.policy == "same"):
+            out.append("method.aux_gap needs two clip views at a gap (data.num_views >= 2, data.policy != same)")
+        if (m.aux_motion > 0 or m.aux_camera > 0) and d.num_views + d.long_views < 1:
+            out.append("method.aux_motion / aux_camera need a view")
+        if m.name == "supervised" and (m.temporal_negatives != "none" or m.global_local or m.queue_size
+                                       or any(getattr(m, f"aux_{a}") for a in
+                                              ("order", "speed", "gap", "future", "motion", "camera"))):
+            out.append("method.name=supervised trains on labels only: contrastive and auxiliary options must stay off")
+        if (m.name in ("moco", "byol") or m.queue_size) and self.model.norm == "batch" and self.train.devices > 1:
+            pass  # BN statistics are per process; shuffle-BN is not implemented (documented in the README)
+        return out
 
 
 def _plain(x):

@@ -27,20 +27,32 @@ import yaml
 
 from ..data import (ContrastiveVideoDataset, EpochSampler, SamplingConfig, ViewSpec, collate_views, load_index,
                     make_source)
+from ..data.tracks import load_camera_tracks
 from .checkpoint import atomic_save, load_checkpoint, rng_state, set_rng_state
 from .config import Config, config_from_dict, save_config
 from .logging import MetricsLogger
+from .syncbn import convert_sync_batchnorm
 from .objective import RECIPES, build_objective
 
 
 def build_train_dataset(cfg: Config, records, label_columns=()) -> ContrastiveVideoDataset:
     d = cfg.data
-    views = tuple([ViewSpec(d.long_frames, 1, whole=True)] * d.long_views + [ViewSpec(d.num_frames, d.stride)] * d.num_views)
+    views = tuple([ViewSpec(d.long_frames, 1, whole=True)] * d.long_views
+                  + [ViewSpec(d.num_frames, d.stride, temporal=cfg.temporal)] * d.num_views)
     sampling = SamplingConfig(views=views, policy=d.policy, min_gap=d.min_gap,
-                              max_gap=None if d.max_gap < 0 else d.max_gap, short=d.short)
+                              max_gap=None if d.max_gap < 0 else d.max_gap, short=d.short,
+                              intra_negatives=d.intra_negatives)
     source = make_source(d.root, d.short_side, d.cache, d.cache_dir, d.backend)
+    tracks = None
+    if cfg.method.aux_camera > 0 and cfg.temporal.camera_p == 0:
+        try:
+            tracks = load_camera_tracks(d.root)
+        except FileNotFoundError as e:
+            raise ValueError("method.aux_camera needs camera motion labels: set temporal.camera_p > 0 to inject "
+                             "camera motion, or use data with recorded camera tracks (the synthetic benchmark's "
+                             f"frames.csv): {e}") from e
     return ContrastiveVideoDataset(records, source, sampling, cfg.augment, seed=cfg.train.seed,
-                                   label_columns=label_columns)
+                                   label_columns=label_columns, camera_tracks=tracks)
 
 
 def _lr_lambda(total: int, warmup: int, min_frac: float):
@@ -164,7 +176,9 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
     # not passed through fabric.setup_dataloaders: the sampler already shards by rank, and
     # Fabric's wrapper would reset its position on every epoch (breaking exact resume)
 
-    objective = build_objective(cfg, num_classes)
+    objective = build_objective(cfg, num_classes, num_videos=len(records))
+    if t.sync_bn and fabric.world_size > 1:
+        objective = convert_sync_batchnorm(objective, fabric.device.type)
     if t.channels_last:
         objective = objective.to(memory_format=torch.channels_last_3d)
     optimizer = torch.optim.AdamW(param_groups(objective, cfg.optim.weight_decay), lr=cfg.optim.lr)
@@ -188,7 +202,11 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
             print(f"resumed {out} at step {step} (epoch {epoch}, batch {batch_in_epoch})")
 
     def save(status: str) -> None:
-        rngs = fabric.all_gather_object(rng_state()) if fabric.world_size > 1 else rng_state()
+        if fabric.world_size > 1:  # every rank's RNG state, so each resumes its own stream
+            rngs = [None] * fabric.world_size
+            torch.distributed.all_gather_object(rngs, rng_state())
+        else:
+            rngs = rng_state()
         if rank0:
             atomic_save({"model": objective.state_dict(), "optimizer": optimizer.state_dict(),
                          "scheduler": scheduler.state_dict(), "step": step, "epoch": epoch,
@@ -207,7 +225,7 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
     t0 = time.time()
     deadline = t0 + t.max_minutes * 60 if t.max_minutes > 0 else float("inf")
     status = "complete"
-    clips_per_batch = t.batch_size * (cfg.data.num_views + cfg.data.long_views) * fabric.world_size
+    clips_per_batch = t.batch_size * dataset.sampling.num_views * fabric.world_size
     objective.train()
     while epoch < t.epochs and status == "complete":
         sampler.set_position(epoch, batch_in_epoch * cfg.optim.accumulate)
@@ -244,7 +262,12 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
             step += 1
             batch_in_epoch += 1
             step_s = time.time() - tick
-            if logger is not None and (step % t.log_every == 0 or step == total_steps):
+            log_now = step % t.log_every == 0 or step == total_steps
+            if log_now and fabric.world_size > 1:  # log the mean over ranks (the global batch's loss)
+                keys = sorted(logs)
+                vals = fabric.all_reduce(torch.tensor([logs[k] for k in keys], dtype=torch.float64), reduce_op="mean")
+                logs = dict(zip(keys, vals.tolist()))
+            if logger is not None and log_now:
                 logger.log({"step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0],
                             "clips_per_s": clips_per_batch * cfg.optim.accumulate / step_s,
                             "data_s": data_s, "step_s": step_s, "bad_clips": bad_total,

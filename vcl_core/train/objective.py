@@ -1,26 +1,50 @@
 """Recipes: the self-supervised objectives, composed from encoder, heads and losses.
 
 This is the one place where models and losses meet. An objective maps a batch of views to a
-scalar loss and a dict of numbers worth logging; :func:`build_objective` picks the recipe
-named by ``method.name``.
+scalar loss and a dict of numbers worth logging. Views arrive in the layout the data config
+makes: ``data.long_views`` whole-video views, then ``data.num_views`` short clip views, then
+``data.intra_negatives`` windows of the same video. :func:`build_objective` picks the recipe
+named by ``method.name``:
 
-``simclr``
-    Views of one video through one encoder and projection head, InfoNCE over the batch
-    within each temporal scale (Chen et al., ICML 2020; for video: Qian et al., CVRL, CVPR
-    2021 when the clip views are sampled with the ``cvrl`` gap policy).
-``supervised``
-    Not self-supervised: a linear classifier per label column on the same encoder, trained
-    with cross-entropy. It gives the *ceiling* the notebooks compare recipes with.
+``simclr``  in-batch InfoNCE within each temporal scale (Chen et al., ICML 2020).
+``cvrl``    SimCLR on two clips whose gap is drawn from a decreasing density (Qian et al.,
+            CVPR 2021); needs ``data.policy=cvrl``.
+``moco``    queries from the online network, keys from a momentum encoder, negatives from a
+            queue per scale that stores video ids and windows, so same-video keys are masked
+            (He et al., CVPR 2020; Feichtenhofer et al., rho-MoCo, CVPR 2021).
+``bank``    an instance memory bank: each video's stored embedding is its positive, random
+            stored embeddings are negatives (Wu et al., InstDisc, CVPR 2018).
+``byol``    negative-free: an online predictor regresses the momentum encoder's projection
+            of the other view (Grill et al., NeurIPS 2020; rho-BYOL for video).
+``tclr``    instance contrast plus local-local contrast with other windows of the same video
+            as negatives, plus global-local alignment of the long view's time slices with
+            the short clips they cover (Dave et al., TCLR, CVIU 2022).
+``vcl``     the project's design: fast/slow encoder, contrast at two temporal scales, the
+            anchor played backwards as a temporal hard negative, time-aligned global-local
+            cross-scale alignment, and (optionally) a MoCo queue per scale.
+``supervised``  not self-supervised: cross-entropy on the labels; the ceiling.
+
+Every recipe can add the predictive auxiliaries of :mod:`vcl_core.losses.pretext` (clip
+order, playback speed, temporal gap, future feature, motion magnitude, camera motion) with a
+weight each (``method.aux_*``).
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..losses import info_nce
-from ..models import FastSlowEncoder, ProjectionHead
+from ..losses import (ClipOrderHead, FutureFeatureHead, KeyQueue, LearnedTemperature, MemoryBank, PretextHead,
+                      TemperatureSchedule, TemporalGapHead, byol_loss, camera_motion_loss, clip_order_loss,
+                      clip_order_permutations, cosine_momentum, distributed_info_nce, ema_update,
+                      frame_difference_magnitude, future_feature_loss, gather_with_grad, info_nce, is_distributed,
+                      motion_magnitude_loss, playback_speed_loss, temporal_gap_loss, time_aligned_global_local)
+from ..models import FastSlowEncoder, PredictorHead, ProjectionHead
 from .config import Config
+
+CONTRASTIVE = ("simclr", "cvrl", "moco", "bank", "byol", "tclr", "vcl")
 
 
 def temporal_negatives(x: torch.Tensor, kind: str, generator: torch.Generator | None = None) -> list[torch.Tensor]:
@@ -38,50 +62,294 @@ def temporal_negatives(x: torch.Tensor, kind: str, generator: torch.Generator | 
     return out
 
 
-class ContrastiveObjective(nn.Module):
-    """InfoNCE within each temporal scale, with optional temporal hard negatives.
+def time_tokens(encoder: FastSlowEncoder, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The embedding ``(B, D)`` of a clip and its time-slice tokens ``(B, S, D)``.
 
-    Views come in two scales (see ``data.long_views`` and ``data.num_views``): long views that
-    span the whole video and short clip views. Within a scale, every pair of views of one
-    video is a positive pair and the other videos of the batch are negatives; with
-    ``method.temporal_negatives`` the anchor played backwards or shuffled joins the negatives,
-    so appearance alone cannot separate a clip from them (the benchmark's motion and order
-    factors are exactly what reversal changes).
+    A slice is one slow-pathway time step (``alpha`` frames); its token is the slow token
+    concatenated with the mean of the fast tokens of the same frames, so tokens and the
+    embedding live in the same ``D``-dimensional space.
+    """
+    fast, slow = encoder.tokens(x)
+    emb, _ = encoder.fusion(fast, slow)
+    alpha = encoder.cfg.alpha
+    parts = []
+    if fast is not None:
+        b, t, c = fast.shape
+        s = math.ceil(t / alpha)
+        pad = s * alpha - t
+        f = torch.cat([fast, fast[:, -1:].expand(b, pad, c)], 1) if pad else fast
+        parts.append(f.reshape(b, s, alpha, c).mean(2))
+    if slow is not None:
+        parts.append(slow)
+    return emb, torch.cat(parts, dim=2)
+
+
+class VideoObjective(nn.Module):
+    """All self-supervised recipes; ``cfg.method.name`` selects how negatives are formed.
+
+    Args:
+        cfg: the run config (``method``, ``data`` layout, ``model``).
+        num_videos: training videos (the memory bank's size).
+        world_size: processes in DDP (queues enqueue keys gathered from all of them).
     """
 
-    def __init__(self, cfg: Config):
+    needs_labels = False
+
+    def __init__(self, cfg: Config, num_videos: int = 0):
         super().__init__()
         self.cfg = cfg
+        m, d = cfg.method, cfg.data
+        self.name = m.name
         self.encoder = FastSlowEncoder(cfg.model)
-        m = cfg.method
-        self.projector = ProjectionHead(self.encoder.embed_dim, m.proj_hidden, m.proj_dim, m.proj_layers)
-        d = cfg.data
-        self.groups = {"long": list(range(d.long_views)),
-                       "short": list(range(d.long_views, d.long_views + d.num_views))}
+        dim = self.encoder.embed_dim
+        self.projector = ProjectionHead(dim, m.proj_hidden, m.proj_dim, m.proj_layers)
+        self.long_ids = list(range(d.long_views))
+        self.short_ids = list(range(d.long_views, d.long_views + d.num_views))
+        self.neg_ids = list(range(d.long_views + d.num_views, d.long_views + d.num_views + d.intra_negatives))
+        self.scales = {k: v for k, v in (("long", self.long_ids), ("short", self.short_ids)) if len(v) >= 2}
+        self.register_buffer("step", torch.zeros((), dtype=torch.long))
+        self.total_steps = 1
+        if m.temperature_schedule == "learned":
+            self.learned_temperature = LearnedTemperature(m.temperature)
+        else:
+            self.learned_temperature = None
+        uses_momentum = m.name in ("moco", "byol") or (m.name == "vcl" and m.queue_size > 0)
+        if uses_momentum:
+            self.target_encoder = FastSlowEncoder(cfg.model)
+            self.target_projector = ProjectionHead(dim, m.proj_hidden, m.proj_dim, m.proj_layers)
+            self.target_encoder.load_state_dict(self.encoder.state_dict())
+            self.target_projector.load_state_dict(self.projector.state_dict())
+            for p in list(self.target_encoder.parameters()) + list(self.target_projector.parameters()):
+                p.requires_grad_(False)
+        if m.name == "byol":
+            self.predictor = PredictorHead(m.proj_dim, m.pred_hidden)
+        if m.queue_size > 0:
+            self.queues = nn.ModuleDict({s: KeyQueue(m.proj_dim, m.queue_size) for s in self.scales})
+        if m.name == "bank":
+            if num_videos < 2:
+                raise ValueError("method.name=bank needs the number of training videos (>= 2)")
+            self.bank = MemoryBank(num_videos, m.proj_dim, m.bank_momentum)
+        # predictive auxiliaries
+        n_clips = len(self.short_ids) + len(self.neg_ids)
+        if m.aux_order > 0:
+            self.order_head = ClipOrderHead(dim, num_clips=3, hidden=128)
+            self.register_buffer("perms", clip_order_permutations(3), persistent=False)
+        if m.aux_speed > 0:
+            self.speed_values = tuple(sorted(cfg.temporal.speeds))
+            self.speed_head = PretextHead(dim, len(self.speed_values))
+        if m.aux_gap > 0:
+            self.gap_head = TemporalGapHead(dim)
+        if m.aux_future > 0:
+            self.future_head = FutureFeatureHead(dim, num_context=n_clips - 1)
+        if m.aux_motion > 0:
+            self.motion_head = PretextHead(dim, 1)
+        if m.aux_camera > 0:
+            self.camera_head = PretextHead(dim, 4 if cfg.temporal.camera_p > 0 else 2)
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.projector(self.encoder(x))
-
-    def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
-        views = batch["views"]
+    # ------------------------------------------------------------------ helpers
+    def temperature(self) -> torch.Tensor | float:
         m = self.cfg.method
-        total, logs, terms = 0.0, {}, 0
-        for name, ids in self.groups.items():
-            if len(ids) < 2:
-                continue
-            z = [self.embed(views[i]) for i in ids]
-            negs = None
-            if m.temporal_negatives != "none":
-                with torch.set_grad_enabled(m.negative_grad):
-                    negs = torch.cat([self.embed(n) for n in temporal_negatives(views[ids[0]], m.temporal_negatives)])
-            pairs = [(a, b) for a in range(len(z)) for b in range(len(z)) if a != b]
-            loss = sum(info_nce(z[a], z[b], m.temperature, extra_negatives=negs if a == 0 else None)
-                       for a, b in pairs) / len(pairs)
-            logs[f"loss_{name}"] = float(loss.detach())
-            total, terms = total + loss, terms + 1
-        total = total / max(terms, 1)
+        if self.learned_temperature is not None:
+            return self.learned_temperature()
+        if m.temperature_schedule == "fixed":
+            return m.temperature
+        sched = TemperatureSchedule(m.temperature_schedule, m.temperature, m.temperature_end,
+                                    warmup_steps=max(1, int(0.3 * self.total_steps)) if m.temperature_schedule == "warmup" else None,
+                                    total_steps=self.total_steps if m.temperature_schedule == "cosine" else None)
+        return sched(int(self.step))
+
+    def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.encoder(x)
+        return h, self.projector(h)
+
+    @torch.no_grad()
+    def target(self, x: torch.Tensor) -> torch.Tensor:
+        return self.target_projector(self.target_encoder(x))
+
+    def after_step(self, step: int, total_steps: int) -> None:
+        """Called by the loop after every optimiser step: momentum updates, step count."""
+        self.step += 1
+        self.total_steps = total_steps
+        if hasattr(self, "target_encoder"):
+            mom = cosine_momentum(step, total_steps, self.cfg.method.momentum, 1.0)
+            ema_update(self.encoder, self.target_encoder, mom)
+            ema_update(self.projector, self.target_projector, mom)
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        m = self.cfg.method
+        views = batch["views"]
+        tau = self.temperature()
+        logs: dict[str, float] = {}
+        h: dict[int, torch.Tensor] = {}
+        z: dict[int, torch.Tensor] = {}
+        tokens: dict[int, torch.Tensor] = {}
+        for i, v in enumerate(views):
+            if i in self.long_ids and m.global_local > 0 and i == self.long_ids[0]:
+                h[i], tokens[i] = time_tokens(self.encoder, v)
+                z[i] = self.projector(h[i])
+            else:
+                h[i], z[i] = self.embed(v)
+        total = 0.0
+        scale_w = {"long": m.w_long, "short": m.w_short}
+        for scale, ids in (self.scales.items() if m.name != "bank" else ()):
+            term = self._contrast(scale, ids, views, z, batch, tau)
+            logs[f"loss_{scale}"] = float(term.detach())
+            total = total + scale_w[scale] * term
+        if m.name == "bank":
+            term = self._bank(z, batch, tau)
+            logs["loss_bank"] = float(term.detach())
+            total = total + term
+        if m.global_local > 0:
+            term = self._global_local(tokens, z, batch, tau)
+            logs["loss_global_local"] = float(term.detach())
+            total = total + m.global_local * term
+        for name, term in self._auxiliaries(views, h, z, batch).items():
+            logs[f"loss_{name}"] = float(term.detach())
+            total = total + getattr(m, f"aux_{name}") * term
+        logs["temperature"] = float(tau.detach()) if torch.is_tensor(tau) else float(tau)
         logs["loss"] = float(total.detach())
+        logs["embedding_std"] = float(F.normalize(z[0].detach().float(), dim=1).std(0).mean())
         return total, logs
+
+    def _contrast(self, scale: str, ids: list[int], views, z, batch, tau) -> torch.Tensor:
+        """InfoNCE (or BYOL) over the ordered pairs of views of one scale."""
+        m = self.cfg.method
+        video = batch["video"].to(z[ids[0]].device)
+        if m.name == "byol":
+            loss = 0.0
+            for a in ids:
+                for b in ids:
+                    if a != b:
+                        loss = loss + byol_loss(self.predictor(z[a]), self.target(views[b]))
+            return loss / (len(ids) * (len(ids) - 1))
+        if m.name == "moco":
+            keys = {b: self.target(views[b]) for b in ids}
+        else:
+            keys = z
+        extra = []
+        if m.temporal_negatives != "none":
+            with torch.set_grad_enabled(m.negative_grad):
+                extra += [self.embed(n)[1] for n in temporal_negatives(views[ids[0]], m.temporal_negatives)]
+        if scale == "short" and self.neg_ids:
+            extra += [z[i] for i in self.neg_ids]  # other windows of the same (and other) videos
+        extra_t = torch.cat(extra) if extra else None
+        queue = self.queues[scale] if hasattr(self, "queues") and scale in self.queues else None
+        if queue is not None and len(queue):
+            qk = queue.keys().to(z[ids[0]].dtype)
+            extra_t = qk if extra_t is None else torch.cat([extra_t, qk])
+        loss, pairs = 0.0, 0
+        for a in ids:
+            for b in ids:
+                if a == b:
+                    continue
+                ex = extra_t
+                fn_mask = None
+                if queue is not None and len(queue) and m.mask_same_video:
+                    # keys of the same video in the queue are not negatives
+                    n_local = ex.shape[0] - len(queue)
+                    qmask = queue.false_negative_mask(video, mode="video")
+                    bmask = torch.zeros(len(video), self._columns(video) + n_local, dtype=torch.bool,
+                                        device=video.device)
+                    fn_mask = torch.cat([bmask, qmask.to(bmask.device)], dim=1)
+                loss = loss + distributed_info_nce(z[a], keys[b], tau, extra_negatives=ex, false_negative_mask=fn_mask,
+                                                   hard_negative_beta=m.hard_negative_beta)
+                pairs += 1
+        if queue is not None:
+            k = keys[ids[1]].detach()
+            k_all = gather_with_grad(k) if is_distributed() else k
+            vid_all = gather_with_grad(video.float()).long() if is_distributed() else video
+            win = batch.get("windows")
+            if win is not None:
+                win = win[:, ids[1]].to(k.device).float()
+                win_all = gather_with_grad(win) if is_distributed() else win
+                queue.enqueue(F.normalize(k_all.float(), dim=1), vid_all, win_all[:, 0], win_all[:, 1])
+            else:
+                zeros = torch.zeros(len(vid_all), device=k.device)
+                queue.enqueue(F.normalize(k_all.float(), dim=1), vid_all, zeros, zeros + 1)
+        return loss / pairs
+
+    @staticmethod
+    def _columns(video: torch.Tensor) -> int:
+        """In-batch key columns as distributed_info_nce builds them (all ranks' batches)."""
+        if is_distributed():
+            return len(video) * torch.distributed.get_world_size()
+        return len(video)
+
+    def _bank(self, z, batch, tau) -> torch.Tensor:
+        """InstDisc: the stored embedding of the same video is the positive."""
+        m = self.cfg.method
+        idx = batch["video"].to(z[0].device)
+        q = z[self.short_ids[0] if self.short_ids else self.long_ids[0]]
+        pos = self.bank.get(idx).to(q.dtype)
+        k = min(m.bank_negatives, self.bank.bank.shape[0] - len(torch.unique(idx)))
+        neg, _ = self.bank.sample_negatives(k, exclude_indices=idx)
+        loss = info_nce(q, pos, tau, extra_negatives=neg.to(q.dtype), hard_negative_beta=m.hard_negative_beta)
+        all_views = self.short_ids or self.long_ids
+        self.bank.update(idx, torch.stack([z[i].detach() for i in all_views]).mean(0))
+        return loss
+
+    def _global_local(self, tokens, z, batch, tau) -> torch.Tensor:
+        """Each short clip (views and intra-video windows) picks out the time slice of the
+        long view that covers it, among that view's slices."""
+        long = self.long_ids[0]
+        tok = self.projector(tokens[long].flatten(0, 1)).reshape(*tokens[long].shape[:2], -1)
+        fi = batch["frame_indices"][long].to(tok.device).float()  # (B, T_long)
+        s = tok.shape[1]
+        alpha = self.cfg.model.alpha
+        pad = s * alpha - fi.shape[1]
+        if pad > 0:
+            fi = torch.cat([fi, fi[:, -1:].expand(-1, pad)], 1)
+        slice_t = fi.reshape(fi.shape[0], s, alpha).mean(2)
+        clips = self.short_ids + self.neg_ids
+        win = batch["windows"].to(tok.device).float()
+        clip_t = torch.stack([(win[:, c, 0] + win[:, c, 1] - 1) / 2 for c in clips], 1)
+        clip_z = torch.stack([z[c] for c in clips], 1)
+        return time_aligned_global_local(tok, slice_t, clip_z, clip_t, tau)
+
+    def _auxiliaries(self, views, h, z, batch) -> dict[str, torch.Tensor]:
+        m = self.cfg.method
+        out = {}
+        dev = h[0].device
+        clips = self.short_ids + self.neg_ids
+        if m.aux_order > 0:
+            # VCOP: three clips in the order sampled; the label is the permutation that sorts them
+            three = clips[:3]
+            starts = batch["windows"][:, three, 0].to(dev)
+            order = starts.argsort(dim=1)  # positions in time order
+            label = (self.perms.unsqueeze(0) == order.unsqueeze(1)).all(-1).float().argmax(1)
+            out["order"] = clip_order_loss(self.order_head(torch.stack([h[c] for c in three], 1)), label)
+        if m.aux_speed > 0:
+            speed = batch["speed"][:, self.short_ids[0]].to(dev)
+            cls = torch.tensor([self.speed_values.index(float(s)) for s in speed.tolist()], device=dev)
+            out["speed"] = playback_speed_loss(self.speed_head(h[self.short_ids[0]]), cls)
+        if m.aux_gap > 0:
+            a, b = self.short_ids[:2]
+            gap = batch["gap"].to(dev).float()
+            max_gap = float(batch["video_frames"].max())
+            out["gap"] = temporal_gap_loss(self.gap_head(h[a], h[b]), gap, max_gap)
+        if m.aux_future > 0:
+            # clips sorted by time: the first ones predict the last one's embedding (DPC-style)
+            order = batch["windows"][:, clips, 0].to(dev).argsort(dim=1)
+            stacked = torch.stack([h[c] for c in clips], 1)
+            ordered = torch.gather(stacked, 1, order[..., None].expand(-1, -1, stacked.shape[2]))
+            pred = self.future_head(ordered[:, :-1])
+            out["future"] = future_feature_loss(pred, ordered[:, -1], m.temperature)
+        if m.aux_motion > 0:
+            v = self.short_ids[0] if self.short_ids else self.long_ids[0]
+            target = frame_difference_magnitude(views[v].float())
+            out["motion"] = motion_magnitude_loss(self.motion_head(h[v]).squeeze(1), target)
+        if m.aux_camera > 0:
+            v = self.short_ids[0] if self.short_ids else self.long_ids[0]
+            if self.cfg.temporal.camera_p > 0:
+                target = batch["camera"][:, v].to(dev).float()
+                valid = target.abs().sum(1) > 0
+            else:
+                target = batch["camera_recorded"][:, v].to(dev).float()
+                valid = torch.isfinite(target).all(1)
+                target = torch.nan_to_num(target)
+            out["camera"] = camera_motion_loss(self.camera_head(h[v]), target, valid)
+        return out
 
 
 class SupervisedObjective(nn.Module):
@@ -101,29 +369,31 @@ class SupervisedObjective(nn.Module):
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
         labels = batch["labels"].to(batch["views"][0].device)
         loss, logs = 0.0, {}
-        for v in batch["views"]:
+        views = batch["views"]
+        for v in views:
             h = self.encoder(v)
             for k, (col, head) in enumerate(zip(self.columns, self.heads)):
                 term = F.cross_entropy(head(h), labels[:, k], ignore_index=-1)
-                loss = loss + term / len(batch["views"])
-                logs[f"ce_{col}"] = logs.get(f"ce_{col}", 0.0) + float(term.detach()) / len(batch["views"])
+                loss = loss + term / len(views)
+                logs[f"ce_{col}"] = logs.get(f"ce_{col}", 0.0) + float(term.detach()) / len(views)
         logs["loss"] = float(loss.detach())
         return loss, logs
 
 
-RECIPES = {"simclr": ContrastiveObjective, "supervised": SupervisedObjective}
+RECIPES = {name: VideoObjective for name in CONTRASTIVE}
+RECIPES["supervised"] = SupervisedObjective
 
 
-def build_objective(cfg: Config, num_classes: dict[str, int] | None = None) -> nn.Module:
+def build_objective(cfg: Config, num_classes: dict[str, int] | None = None, num_videos: int = 0) -> nn.Module:
     """The objective module named by ``cfg.method.name``.
 
     Args:
         cfg: the run config.
-        num_classes: label column -> number of classes (only the supervised recipe uses it).
+        num_classes: label column -> number of classes (the supervised recipe).
+        num_videos: training videos (the memory bank).
     """
     if cfg.method.name not in RECIPES:
         raise ValueError(f"unknown method.name {cfg.method.name!r}; choose one of {sorted(RECIPES)}")
-    cls = RECIPES[cfg.method.name]
-    if getattr(cls, "needs_labels", False):
-        return cls(cfg, num_classes or {})
-    return cls(cfg)
+    if cfg.method.name == "supervised":
+        return SupervisedObjective(cfg, num_classes or {})
+    return VideoObjective(cfg, num_videos)
