@@ -1,7 +1,18 @@
-"""Encoders and heads: the fast/slow network, fusion, temporal pooling, projection heads."""
-from .fastslow import FastSlowConfig, FastSlowEncoder, create_fast_slow
-from .fusion import AttentionPool, Fusion
-from .heads import PredictorHead, ProjectionHead, mlp
+"""Encoders and heads: the fast/slow network, fusion, temporal pooling, memory, projection heads.
 
-__all__ = ["FastSlowConfig", "FastSlowEncoder", "create_fast_slow", "AttentionPool", "Fusion",
-           "ProjectionHead", "PredictorHead", "mlp"]
+Every module here depends on torch only (and on its siblings), so it can be copied out.
+"""
+from .blocks import DropPath, FrameNorm, make_norm
+from .efficiency import maybe_compile
+from .fastslow import (R3D18, FastSlowConfig, FastSlowEncoder, create_fast_slow, fast_slow_r3d18,
+                       fast_slow_r3d18_config)
+from .fusion import AttentionPool, CrossAttention, Fusion, MeanPool
+from .heads import PredictorHead, ProjectionHead, mlp
+from .memory import ClipMemory, ClipMemoryConfig
+from .multiscale import MultiScaleEncoder
+from .summary import ModelSummary, summary
+
+__all__ = ["FastSlowConfig", "FastSlowEncoder", "create_fast_slow", "fast_slow_r3d18", "fast_slow_r3d18_config",
+           "R3D18", "AttentionPool", "MeanPool", "CrossAttention", "Fusion", "ProjectionHead", "PredictorHead",
+           "mlp", "ClipMemory", "ClipMemoryConfig", "MultiScaleEncoder",
+           "maybe_compile", "summary", "ModelSummary", "FrameNorm", "DropPath", "make_norm"]

@@ -8,14 +8,21 @@ slow pathway (lateral connection). At the top the streams' time tokens are fused
 concatenation, gating or cross-attention (:mod:`vcl_core.models.fusion`) into one embedding.
 
 Input ``(B, 3, T, H, W)``; output ``(B, D)`` with ``D = fast_width + slow_width`` (or one of
-them for single-pathway variants). ``T`` need not be divisible by ``alpha``.
+them for single-pathway variants). ``T`` need not be divisible by ``alpha`` (the slow pathway
+sees ``ceil(T / alpha)`` frames), ``T = 1`` works, and ``H, W`` may be odd.
+
+Sizes: the default config is CPU-sized; :func:`fast_slow_r3d18` builds the R3D-18-like
+four-stage network (Hara et al., CVPR 2018) for GPU users.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import contextlib
+import functools
+from dataclasses import dataclass, fields, replace
 
 import torch
 import torch.nn as nn
+from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.checkpoint import checkpoint
 
 from .blocks import BLOCKS, NORMS, make_stage, make_stem
@@ -37,13 +44,22 @@ class FastSlowConfig:
         block: ``3d`` (full ``kt x 3 x 3`` kernels) or ``2plus1d`` (factorised).
         norm: ``batch``, ``frame``, ``group`` or ``layer`` (see :mod:`vcl_core.models.blocks`).
         fast_kt: temporal kernel of the fast pathway's stages (its stem uses ``fast_kt + 2``).
-        slow_kt: temporal kernel of each slow stage (SlowFast uses 1 early, 3 late).
-        lateral: fast -> slow lateral connections after each stage but the last.
-        fusion: top fusion, ``concat``, ``gate`` or ``xattn``.
+        slow_kt: temporal kernel of each slow stage (SlowFast uses 1 early, 3 late). All
+            temporal kernels must be odd. ``widths``, ``depths`` and ``slow_kt`` need one entry
+            per stage (any number of stages; 4 gives the R3D-18 layout).
+        lateral: fast -> slow lateral connections after each stage but the last
+            (``pathways="both"`` only).
+        fusion: top fusion, ``concat``, ``gate`` or ``xattn`` (``pathways="both"`` only; a
+            single-pathway network pools its one stream).
         xattn_bidirectional: with ``xattn``, let fast tokens attend to slow ones as well.
         pool: temporal pooling, ``mean`` or ``attention``.
         drop_path: stochastic depth rate in every residual block.
-        checkpoint: recompute each stage's activations in backward (saves memory, costs time).
+        checkpoint: recompute each stage's activations in backward (saves memory, costs
+            about one extra forward). Gradients and BatchNorm running statistics are the same
+            as without it.
+
+    Raises:
+        ValueError: on a setting that cannot work, naming the field.
     """
 
     pathways: str = "both"
@@ -63,15 +79,21 @@ class FastSlowConfig:
     checkpoint: bool = False
 
     def __post_init__(self) -> None:
+        n = len(self.widths)
         checks = [(self.pathways in PATHWAYS, f"pathways must be one of {PATHWAYS}"),
                   (self.block in BLOCKS, f"block must be one of {BLOCKS}"),
                   (self.norm in NORMS, f"norm must be one of {NORMS}"),
                   (self.fusion in FUSIONS, f"fusion must be one of {FUSIONS}"),
                   (self.pool in POOLS, f"pool must be one of {POOLS}"),
-                  (self.alpha >= 1, "alpha must be >= 1"),
+                  (isinstance(self.alpha, int) and self.alpha >= 1, "alpha must be an integer >= 1"),
                   (0 < self.beta <= 1, "beta must be in (0, 1]"),
-                  (len(self.widths) == len(self.depths) == len(self.slow_kt),
-                   "widths, depths and slow_kt need one entry per stage"),
+                  (n >= 1 and all(w >= 1 for w in self.widths), "widths must be one or more positive ints"),
+                  (all(d >= 1 for d in self.depths), "depths must all be >= 1"),
+                  (len(self.depths) == n and len(self.slow_kt) == n,
+                   f"widths, depths and slow_kt need one entry per stage (got {n}, {len(self.depths)} and "
+                   f"{len(self.slow_kt)}); for 4 stages set all three, e.g. depths=[2,2,2,2] slow_kt=[1,1,3,3]"),
+                  (all(k >= 1 and k % 2 == 1 for k in (self.fast_kt, *self.slow_kt)),
+                   "fast_kt and slow_kt must be odd (same padding keeps T)"),
                   (0 <= self.drop_path < 1, "drop_path must be in [0, 1)")]
         for ok, msg in checks:
             if not ok:
@@ -79,10 +101,12 @@ class FastSlowConfig:
 
     @property
     def fast_widths(self) -> tuple[int, ...]:
+        """Fast-pathway channels per stage: ``beta * widths``, at least 4."""
         return tuple(max(4, int(round(w * self.beta))) for w in self.widths)
 
     @property
     def embed_dim(self) -> int:
+        """Size ``D`` of the embedding the encoder returns."""
         d = 0
         if self.pathways in ("both", "fast"):
             d += self.fast_widths[-1]
@@ -92,9 +116,16 @@ class FastSlowConfig:
 
 
 class Pathway(nn.Module):
-    """Stem plus stages of one stream. ``extra_in[i]`` adds lateral channels to stage ``i``."""
+    """Stem plus stages of one stream. ``extra_in[i]`` adds lateral channels to stage ``i``.
 
-    def __init__(self, widths, depths, kts, stem_kt, block, norm, drop_path, extra_in=None):
+    The encoder calls ``stem`` and ``stages[i]`` itself (laterals join between stages), so
+    this container has no ``forward``. Stage ``i`` maps ``(B, widths[i-1] + extra_in[i], T, H, W)``
+    to ``(B, widths[i], T, H', W')``; the stem halves ``H, W`` and every stage after the first
+    halves them again.
+    """
+
+    def __init__(self, widths: tuple[int, ...], depths: tuple[int, ...], kts: list[int], stem_kt: int,
+                 block: str, norm: str, drop_path: float, extra_in: list[int] | None = None):
         super().__init__()
         extra_in = extra_in or [0] * len(widths)
         self.stem = make_stem(3, widths[0], stem_kt, norm)
@@ -105,8 +136,38 @@ class Pathway(nn.Module):
             for cin, extra, cout, d, kt, s in zip(cins, extra_in, widths, depths, kts, strides))
 
 
+class _KeepNormStats:
+    """Context for checkpoint recomputation: undo BatchNorm running-stat updates made inside.
+
+    Without it every checkpointed stage would update its running mean/var twice per step
+    (forward and recomputation), so eval-mode features would differ from an un-checkpointed run.
+    """
+
+    def __init__(self, module: nn.Module):
+        self.norms = [m for m in module.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
+
+    def __enter__(self) -> "_KeepNormStats":
+        self.saved = [[b.clone() for b in (m.running_mean, m.running_var, m.num_batches_tracked) if b is not None]
+                      for m in self.norms]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for m, saved in zip(self.norms, self.saved):
+            bufs = [b for b in (m.running_mean, m.running_var, m.num_batches_tracked) if b is not None]
+            for b, v in zip(bufs, saved):
+                b.copy_(v)
+
+
+def _checkpoint_contexts(module: nn.Module) -> tuple[contextlib.AbstractContextManager, _KeepNormStats]:
+    return contextlib.nullcontext(), _KeepNormStats(module)
+
+
 class FastSlowEncoder(nn.Module):
-    """Two-rate video encoder; see the module docstring and :class:`FastSlowConfig`."""
+    """Two-rate video encoder; see the module docstring and :class:`FastSlowConfig`.
+
+    ``forward(x (B, 3, T, H, W)) -> (B, embed_dim)``. Feichtenhofer et al., "SlowFast Networks
+    for Video Recognition", ICCV 2019, with fusion heads from :mod:`vcl_core.models.fusion`.
+    """
 
     def __init__(self, cfg: FastSlowConfig = FastSlowConfig()):
         super().__init__()
@@ -129,12 +190,20 @@ class FastSlowEncoder(nn.Module):
         self.embed_dim = cfg.embed_dim
 
     def _run(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        if self.cfg.checkpoint and self.training and x.requires_grad:
-            return checkpoint(module, x, use_reentrant=False)
+        if self.cfg.checkpoint and self.training and torch.is_grad_enabled():
+            return checkpoint(module, x, use_reentrant=False,
+                              context_fn=functools.partial(_checkpoint_contexts, module))
         return module(x)
 
     def tokens(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Time tokens of both streams: ``fast (B, T, Cf)`` and ``slow (B, ceil(T/alpha), Cs)``."""
+        """Time tokens of both streams: ``fast (B, T, Cf)`` and ``slow (B, ceil(T/alpha), Cs)``.
+
+        The last feature map of each pathway averaged over space; ``None`` for a pathway the
+        config leaves out.
+
+        Raises:
+            ValueError: ``x`` is not ``(B, 3, T, H, W)``.
+        """
         if x.dim() != 5 or x.shape[1] != 3:
             raise ValueError(f"expected a clip batch (B, 3, T, H, W), got shape {tuple(x.shape)}")
         f = s = None
@@ -150,21 +219,66 @@ class FastSlowEncoder(nn.Module):
                 s = self._run(self.slow.stages[i], s)
             if self.laterals is not None and i < n - 1:
                 s = torch.cat([s, self.laterals[i](f)], dim=1)
-        to_tokens = lambda z: None if z is None else z.mean(dim=(3, 4)).transpose(1, 2)  # noqa: E731
-        return to_tokens(f), to_tokens(s)
+        return _to_tokens(f), _to_tokens(s)
 
-    def forward_with_attention(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        """Embedding ``(B, D)`` and the temporal pooling weights of each stream."""
+    def forward_with_attention(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Embedding ``(B, D)`` and the temporal pooling weights of each stream present:
+        ``{"fast": (B, T), "slow": (B, ceil(T/alpha))}``, rows summing to one."""
         return self.fusion(*self.tokens(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Embed clips: ``(B, 3, T, H, W) -> (B, embed_dim)``."""
         return self.forward_with_attention(x)[0]
+
+
+def _to_tokens(z: torch.Tensor | None) -> torch.Tensor | None:
+    """``(B, C, T, H, W) -> (B, T, C)`` by averaging over space."""
+    return None if z is None else z.mean(dim=(3, 4)).transpose(1, 2)
 
 
 def create_fast_slow(*, pathways: str = "both", alpha: int = 4, beta: float = 0.25,
                      widths: tuple[int, ...] = (32, 64, 128), depths: tuple[int, ...] = (1, 1, 1),
                      **kwargs) -> FastSlowEncoder:
     """Keyword-only factory for :class:`FastSlowEncoder` (remaining fields of
-    :class:`FastSlowConfig` pass through ``kwargs``)."""
+    :class:`FastSlowConfig` pass through ``kwargs``; list values become tuples).
+
+    Raises:
+        ValueError: an invalid config (see :class:`FastSlowConfig`).
+        TypeError: a keyword that is not a config field.
+    """
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
     return FastSlowEncoder(FastSlowConfig(pathways=pathways, alpha=alpha, beta=beta, widths=tuple(widths),
                                           depths=tuple(depths), **kwargs))
+
+
+#: The R3D-18 layout (Hara et al., "Can Spatiotemporal 3D CNNs Retrace the History of 2D CNNs
+#: and ImageNet?", CVPR 2018): four stages of two basic blocks, 64-512 channels. Slow temporal
+#: kernels follow SlowFast (1 in res2/res3, 3 in res4/res5); beta = 1/8 as in SlowFast.
+R3D18 = dict(widths=(64, 128, 256, 512), depths=(2, 2, 2, 2), slow_kt=(1, 1, 3, 3), alpha=4, beta=0.125)
+
+
+def fast_slow_r3d18_config(**overrides) -> FastSlowConfig:
+    """:class:`FastSlowConfig` of the R3D-18-sized fast/slow network (:data:`R3D18`), with any
+    field overridden by keyword (``fusion="xattn"``, ``block="2plus1d"``, ...).
+
+    Raises:
+        TypeError: a keyword that is not a config field.
+        ValueError: an invalid config.
+    """
+    names = {f.name for f in fields(FastSlowConfig)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise TypeError(f"unknown FastSlowConfig field(s) {unknown}; choose from {sorted(names)}")
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    return replace(FastSlowConfig(**R3D18), **overrides)
+
+
+def fast_slow_r3d18(**overrides) -> FastSlowEncoder:
+    """Keyword-only factory for the R3D-18-sized fast/slow encoder (about 33M parameters
+    with 3D blocks; for GPUs, e.g. 16 x 112 x 112 clips). See :func:`fast_slow_r3d18_config`.
+
+    Raises:
+        TypeError: a keyword that is not a config field.
+        ValueError: an invalid config.
+    """
+    return FastSlowEncoder(fast_slow_r3d18_config(**overrides))

@@ -22,8 +22,10 @@ POOLS = ("mean", "attention")
 class AttentionPool(nn.Module):
     """Weighted mean over time with learned scores ``w^T tanh(W x_t)``.
 
-    Returns the pooled ``(B, C)`` features and the weights ``(B, T)`` (rows sum to one), so
-    notebooks can show which moments the model attends to.
+    Additive attention pooling (Bahdanau et al., ICLR 2015; as a MIL/temporal pool: Ilse et
+    al., ICML 2018). ``forward`` maps tokens ``(B, T, C)`` to the pooled ``(B, C)`` features and
+    the weights ``(B, T)`` (softmax in float32, rows sum to one), so notebooks can show which
+    moments the model attends to.
     """
 
     def __init__(self, dim: int, hidden: int = 64):
@@ -36,7 +38,7 @@ class AttentionPool(nn.Module):
 
 
 class MeanPool(nn.Module):
-    """Plain mean over time; returns uniform weights for a common interface."""
+    """Plain mean over time: ``(B, T, C) -> ((B, C), uniform weights (B, T))``."""
 
     def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, t, _ = tokens.shape
@@ -44,6 +46,11 @@ class MeanPool(nn.Module):
 
 
 def make_pool(kind: str, dim: int) -> nn.Module:
+    """A temporal pool over ``(B, T, dim)`` tokens, ``mean`` or ``attention``.
+
+    Raises:
+        ValueError: unknown ``kind``.
+    """
     if kind == "mean":
         return MeanPool()
     if kind == "attention":
@@ -52,7 +59,13 @@ def make_pool(kind: str, dim: int) -> nn.Module:
 
 
 class CrossAttention(nn.Module):
-    """Queries from one stream attend to keys/values of the other, with learned positions."""
+    """Queries from one stream attend to keys/values of the other, with learned positions.
+
+    ``forward(q (B, Tq, q_dim), kv (B, Tk, kv_dim)) -> (B, Tq, q_dim)``: multi-head attention
+    (Vaswani et al., NeurIPS 2017) with a residual connection and LayerNorm. Positions are
+    learned tables of ``max_len`` entries; longer sequences use the table resampled to their
+    length. ``heads`` falls back to 1 when it does not divide ``q_dim``.
+    """
 
     def __init__(self, q_dim: int, kv_dim: int, heads: int = 4, max_len: int = 128):
         super().__init__()
@@ -68,7 +81,7 @@ class CrossAttention(nn.Module):
     def _pos(self, table: torch.Tensor, t: int) -> torch.Tensor:
         if t <= self.max_len:
             return table[:t]
-        # longer than trained for: interpolate the table (positions are relative to length)
+        # longer than the table: stretch it to t entries (linear interpolation)
         return F.interpolate(table.T[None], size=t, mode="linear", align_corners=True)[0].T
 
     def forward(self, q: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
@@ -81,8 +94,14 @@ class CrossAttention(nn.Module):
 class Fusion(nn.Module):
     """Fuse fast and slow time tokens into one embedding of size ``Cf + Cs``.
 
-    Either stream may be ``None`` (slow-only or fast-only networks); then the other is pooled.
-    ``forward`` returns ``(embedding (B, D), {"fast": weights, "slow": weights})``.
+    Inputs are time tokens ``fast (B, Tf, Cf)`` and ``slow (B, Ts, Cs)``. Either stream may be
+    ``None`` (slow-only or fast-only networks); then the other is pooled and ``mode`` has no
+    effect (there is nothing to fuse). ``forward`` returns
+    ``(embedding (B, D), {"fast": weights (B, Tf), "slow": weights (B, Ts)})`` with
+    ``D = Cf + Cs`` (the pooling weights of the streams present).
+
+    Raises:
+        ValueError: unknown ``mode`` or ``pool``.
     """
 
     def __init__(self, mode: str, fast_dim: int, slow_dim: int, pool: str = "mean", bidirectional: bool = False):
@@ -93,6 +112,7 @@ class Fusion(nn.Module):
         self.pool_fast = make_pool(pool, fast_dim) if fast_dim else None
         self.pool_slow = make_pool(pool, slow_dim) if slow_dim else None
         both = fast_dim > 0 and slow_dim > 0
+        self.fast_from_slow: CrossAttention | None = None
         if mode == "gate" and both:
             self.gate_slow = nn.Linear(fast_dim, slow_dim)
             self.gate_fast = nn.Linear(slow_dim, fast_dim)
@@ -100,14 +120,16 @@ class Fusion(nn.Module):
             self.slow_from_fast = CrossAttention(slow_dim, fast_dim)
             self.fast_from_slow = CrossAttention(fast_dim, slow_dim) if bidirectional else None
 
-    def forward(self, fast: torch.Tensor | None, slow: torch.Tensor | None):
-        weights = {}
+    def forward(self, fast: torch.Tensor | None,
+                slow: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        if fast is None and slow is None:
+            raise ValueError("Fusion needs at least one stream")
+        weights: dict[str, torch.Tensor] = {}
         if fast is not None and slow is not None and self.mode == "xattn":
             slow_new = self.slow_from_fast(slow, fast)
             if self.fast_from_slow is not None:
                 fast = self.fast_from_slow(fast, slow)
             slow = slow_new
-        parts = []
         f = s = None
         if fast is not None:
             f, weights["fast"] = self.pool_fast(fast)

@@ -12,7 +12,13 @@ import torch.nn as nn
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 2, batch_norm: bool = True) -> nn.Sequential:
-    """``layers`` linear layers with BN + ReLU between them (none after the last)."""
+    """``layers`` linear layers with BN + ReLU between them (none after the last).
+
+    Shapes: ``(B, in_dim) -> (B, out_dim)``.
+
+    Raises:
+        ValueError: ``layers < 1``.
+    """
     if layers < 1:
         raise ValueError(f"an MLP needs at least one layer, got {layers}")
     mods: list[nn.Module] = []
@@ -42,6 +48,7 @@ class ProjectionHead(nn.Module):
         self.net = mlp(in_dim, hidden, out_dim, layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Project embeddings: ``(B, in_dim) -> (B, out_dim)``."""
         return self.net(x)
 
 

@@ -63,6 +63,7 @@ def convert_sync_batchnorm(module: nn.Module, device_type: str = "cpu") -> nn.Mo
             out.running_mean.copy_(module.running_mean)
             out.running_var.copy_(module.running_var)
             out.num_batches_tracked.copy_(module.num_batches_tracked)
+        out.train(module.training)
     for name, child in module.named_children():
         out.add_module(name, convert_sync_batchnorm(child, device_type))
     return out

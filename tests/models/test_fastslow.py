@@ -1,0 +1,178 @@
+"""The fast/slow encoder: shapes, variants, gradients, checkpointing, determinism, configs."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from vcl_core.models import (R3D18, FastSlowConfig, FastSlowEncoder, create_fast_slow, fast_slow_r3d18,
+                             fast_slow_r3d18_config)
+
+TINY = (8, 16, 32)
+
+
+def tiny(**kw) -> FastSlowEncoder:
+    return create_fast_slow(widths=kw.pop("widths", TINY), **kw)
+
+
+def _check_shapes(enc: FastSlowEncoder, t: int, h: int, w: int) -> None:
+    x = torch.randn(2, 3, t, h, w)
+    fast, slow = enc.tokens(x)
+    emb, weights = enc.forward_with_attention(x)
+    assert emb.shape == (2, enc.embed_dim)
+    assert torch.isfinite(emb).all()
+    ts = math.ceil(t / enc.cfg.alpha)
+    if enc.cfg.pathways in ("both", "fast"):
+        assert fast.shape == (2, t, enc.cfg.fast_widths[-1]) and weights["fast"].shape == (2, t)
+    else:
+        assert fast is None and "fast" not in weights
+    if enc.cfg.pathways in ("both", "slow"):
+        assert slow.shape == (2, ts, enc.cfg.widths[-1]) and weights["slow"].shape == (2, ts)
+    else:
+        assert slow is None and "slow" not in weights
+
+
+@pytest.mark.parametrize("pathways", ["both", "slow", "fast"])
+@pytest.mark.parametrize("fusion", ["concat", "gate", "xattn"])
+def test_shapes_every_variant(pathways, fusion):
+    """T = 7 is not divisible by alpha = 4; 37 x 61 is odd in both directions."""
+    enc = tiny(pathways=pathways, fusion=fusion, xattn_bidirectional=fusion == "xattn")
+    _check_shapes(enc, 7, 37, 61)
+
+
+@pytest.mark.parametrize("t,h,w", [(1, 32, 32), (5, 32, 32), (16, 24, 40)])
+def test_shapes_over_clip_lengths_and_sizes(t, h, w):
+    _check_shapes(tiny(fusion="xattn", xattn_bidirectional=True, pool="attention"), t, h, w)
+
+
+@pytest.mark.parametrize("kw", [dict(block="2plus1d"), dict(norm="frame"), dict(norm="group", block="2plus1d"),
+                                dict(norm="layer"), dict(lateral=False), dict(alpha=3, beta=0.5),
+                                dict(alpha=1), dict(fast_kt=5, slow_kt=(1, 3, 3)), dict(pool="attention")])
+def test_shapes_other_settings(kw):
+    _check_shapes(tiny(**kw), 7, 37, 61)
+
+
+def test_four_stages_and_r3d18_layout():
+    enc = tiny(widths=(8, 8, 16, 32), depths=(1, 1, 1, 1), slow_kt=(1, 1, 3, 3))
+    assert len(enc.slow.stages) == 4 and len(enc.laterals) == 3
+    assert enc(torch.randn(2, 3, 8, 32, 32)).shape == (2, 32 + 8)
+    cfg = fast_slow_r3d18_config(fusion="gate")
+    assert (cfg.widths, cfg.depths, cfg.slow_kt) == (R3D18["widths"], R3D18["depths"], R3D18["slow_kt"])
+    assert cfg.fusion == "gate" and cfg.embed_dim == 512 + 64
+    with pytest.raises(TypeError, match="unknown"):
+        fast_slow_r3d18_config(widht=3)
+
+
+def test_r3d18_runs_and_is_r3d18_sized():
+    enc = fast_slow_r3d18().eval()
+    n = sum(p.numel() for p in enc.parameters())
+    assert 30e6 < n < 40e6  # R3D-18 has 33.2M parameters
+    with torch.no_grad():
+        assert enc(torch.randn(1, 3, 4, 32, 32)).shape == (1, 576)
+
+
+@pytest.mark.parametrize("fusion", ["concat", "gate", "xattn"])
+def test_gradients_reach_both_pathways_and_laterals(fusion):
+    torch.manual_seed(0)
+    enc = tiny(fusion=fusion, xattn_bidirectional=True, pool="attention")
+    emb = enc(torch.randn(2, 3, 8, 32, 32))
+    (emb * torch.randn_like(emb)).sum().backward()
+    groups = {"fast stem": enc.fast.stem, "slow stem": enc.slow.stem, "fast last": enc.fast.stages[-1],
+              "slow last": enc.slow.stages[-1], "fusion": enc.fusion,
+              **{f"lateral {i}": lat for i, lat in enumerate(enc.laterals)}}
+    for name, mod in groups.items():
+        grads = [p.grad for p in mod.parameters()]
+        assert grads and all(g is not None for g in grads), name
+        assert sum(g.abs().sum() for g in grads) > 0, name
+
+
+def _pair(**kw):
+    torch.manual_seed(0)
+    a = tiny(**kw)
+    b = tiny(checkpoint=True, **kw)
+    b.load_state_dict(a.state_dict())
+    return a, b
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(drop_path=0.3, fusion="xattn"), dict(block="2plus1d", norm="frame")])
+def test_checkpointing_gives_the_same_gradients_and_norm_statistics(kw):
+    a, b = _pair(**kw)
+    x = torch.randn(2, 3, 8, 32, 32)
+    for enc in (a, b):
+        torch.manual_seed(1)
+        emb = enc(x)
+        (emb * torch.linspace(-1, 1, emb.shape[1])).sum().backward()
+    for (name, p), q in zip(a.named_parameters(), b.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, atol=1e-6, rtol=1e-5, msg=name)
+    for (name, u), v in zip(a.named_buffers(), b.buffers()):
+        torch.testing.assert_close(u, v, msg=name)  # BN running stats updated once, not twice
+
+
+def test_checkpointing_is_off_in_eval_and_no_grad():
+    _, b = _pair()
+    x = torch.randn(2, 3, 8, 32, 32)
+    with torch.no_grad():
+        b(x)  # no recomputation machinery needed, and none is used
+    b.eval()
+    assert b(x).shape == (2, b.embed_dim)
+
+
+def test_deterministic_under_a_seed():
+    def run():
+        torch.manual_seed(0)
+        enc = tiny(fusion="xattn", drop_path=0.2, pool="attention")
+        return enc(torch.randn(2, 3, 8, 32, 32))
+    assert torch.equal(run(), run())
+
+
+def test_forward_with_attention_weights_sum_to_one():
+    enc = tiny(pool="attention", fusion="gate").eval()
+    x = torch.randn(3, 3, 10, 32, 32)
+    emb, weights = enc.forward_with_attention(x)
+    torch.testing.assert_close(emb, enc(x))
+    assert set(weights) == {"fast", "slow"}
+    for w in weights.values():
+        torch.testing.assert_close(w.sum(1), torch.ones(3))
+
+
+def test_eval_forward_is_batch_independent():
+    enc = tiny().eval()
+    x = torch.randn(3, 3, 8, 32, 32)
+    torch.testing.assert_close(enc(x)[:1], enc(x[:1]), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("bad", [dict(pathways="medium"), dict(alpha=0), dict(beta=0.0), dict(block="2d"),
+                                 dict(norm="instance"), dict(fusion="sum"), dict(pool="max"),
+                                 dict(depths=(1, 1)), dict(widths=(8, 16, 32, 64)), dict(slow_kt=(1, 2, 3)),
+                                 dict(fast_kt=4), dict(depths=(1, 0, 1)), dict(drop_path=1.0)])
+def test_config_rejects_what_cannot_work(bad):
+    with pytest.raises(ValueError, match="FastSlowConfig"):
+        FastSlowConfig(**{"widths": TINY, **bad})
+
+
+def test_factory_is_keyword_only_and_takes_lists():
+    with pytest.raises(TypeError):
+        create_fast_slow("both")  # type: ignore[misc]
+    enc = create_fast_slow(widths=[8, 16, 32], slow_kt=[1, 3, 3])
+    assert enc.cfg.slow_kt == (1, 3, 3) and enc.cfg.widths == TINY
+
+
+def test_bad_input_shape_raises():
+    with pytest.raises(ValueError, match=r"\(B, 3, T, H, W\)"):
+        tiny()(torch.randn(2, 8, 32, 32))
+
+
+def test_drop_path_is_active_in_training_only():
+    torch.manual_seed(0)
+    enc = tiny(drop_path=0.5, norm="frame")
+    plain = tiny(norm="frame")
+    plain.load_state_dict(enc.state_dict())
+    x = torch.randn(4, 3, 8, 32, 32)
+    torch.manual_seed(1)
+    a = enc(x)
+    torch.manual_seed(2)
+    b = enc(x)
+    assert not torch.allclose(a, b)                   # a different set of branches dropped
+    assert not torch.allclose(a, plain(x))
+    torch.testing.assert_close(enc.eval()(x), plain.eval()(x))
