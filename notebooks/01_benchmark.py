@@ -16,24 +16,23 @@
 # **Question.** Is the synthetic benchmark honest? Each video carries three independent
 # factors: `shape` (appearance), `motion` (short-term: the direction a checkerboard texture
 # drifts inside the object, one period per 0.5 s) and `order` (long-term: the order of three
-# 1-second phases, a horizontal swing H, a vertical swing V and an orbit O). If still
-# images could reveal `motion` or `order`, a model could score on them without learning any
-# temporal structure. We check that an **appearance-only** encoder stays at chance on both,
-# and that the **same fast/slow encoder trained with labels** can learn them.
+# 1-second phases, a horizontal swing H, a vertical swing V and an orbit O). If still images
+# revealed `motion` or `order`, a model could score on them without learning any temporal
+# structure. We check that an **appearance-only** encoder stays at chance on both, and that
+# the **same fast/slow encoder trained with labels** can learn them.
 #
-# **Runtime.** CPU (2 cores): about 8 min at full size, under a minute with `SMOKE = True`.
-# GPU: about 2 min.
+# **Runtime.** CPU (2 cores): about 5 min at full size, about a minute with `SMOKE = True`. GPU: about 2 min.
 
 # %% tags=["parameters"]
-# SMOKE = True shrinks everything so CI runs the notebook in under a minute
+# SMOKE = True shrinks everything so CI runs the notebook in about a minute
 SMOKE = False
 # random seeds per variant (error bars are the std over seeds)
 SEEDS = 3
-# benchmark directory; generated here if missing
+# benchmark directory ("" = $VCL_DATA or ../data/synth-small, generated if missing)
 DATA = ""
-# where run directories are cached (shared by all notebooks)
+# where run directories are cached, shared by all notebooks ("" = $VCL_RUNS or ../runs)
 RUNS = ""
-# where figures and results/*.json go
+# where figures and results/*.json go ("" = $VCL_FIGURES or ../figures)
 FIGURES = ""
 
 # %%
@@ -44,101 +43,72 @@ except ImportError:  # on Colab: install the package (and its notebook extras) f
     pass
 
 # %%
-import os
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from vcl_core.data import load_index, read_frames
-from vcl_core.data.synthetic import generate
 from vcl_core.eval.baselines import FrameAverageEncoder, MeanFrameEncoder
-from vcl_core.experiment import Experiment, evaluate_baseline, save_results, summarize
-from vcl_core.viz import savefig, set_theme
+from vcl_core.experiment import compare, evaluate_baseline, notebook_setup, save_results, summarize
+from vcl_core.viz import factor_bars, savefig
 
-set_theme()
-DATA = DATA or os.environ.get("VCL_DATA", "") or str(Path("..") / "data" / ("synth-tiny" if SMOKE else "synth-small"))
-RUNS = RUNS or os.environ.get("VCL_RUNS", "") or str(Path("..") / "runs")
-FIGURES = Path(FIGURES or os.environ.get("VCL_FIGURES", "") or Path("..") / "figures")
-if not (Path(DATA) / "labels.csv").exists():
-    generate(DATA, "tiny" if SMOKE else "small", seed=0)
-seeds = list(range(1 if SMOKE else SEEDS))
+ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
+exp = ctx.experiment()
 
 # %% [markdown]
 # ## What a video looks like
-# One video per class of each factor; eight frames spread over its 3 seconds. The title of
-# each frame gives the phase it belongs to (from `frames.csv`).
+# One video per class of the temporal factors; eight frames spread over its 3 seconds. The
+# title of each frame is the phase it belongs to (from the per-frame annotations in
+# `frames.csv`).
 
 # %%
-index = load_index(DATA)
-frames_csv = pd.read_csv(Path(DATA) / "frames.csv")
+index = load_index(ctx.data)
+frames_csv = pd.read_csv(f"{ctx.data}/frames.csv")
 print(f"{len(index)} videos: {len(index.split('train'))} train, {len(index.split('test'))} test; "
       f"label columns {index.label_columns}")
 
-
-def strip(rec, n=8):
-    total = int((frames_csv.video_id == rec.video_id).sum())
-    idx = np.linspace(0, total - 1, n).round().astype(int)
-    phases = frames_csv[frames_csv.video_id == rec.video_id].set_index("frame").loc[idx, "phase"].tolist()
-    return read_frames(rec.path, idx), phases
-
-
 rows = [("order", c) for c in index.classes("order")[:3]] + [("motion", c) for c in index.classes("motion")]
-fig, axes = plt.subplots(len(rows), 8, figsize=(12, 1.6 * len(rows)))
+fig, axes = plt.subplots(len(rows), 8, figsize=(12, 1.5 * len(rows)))
 for r, (factor, cls) in enumerate(rows):
     rec = next(x for x in index.records if x.labels[factor] == cls)
-    frames, phases = strip(rec)
-    for k in range(8):
-        ax = axes[r, k]
-        ax.imshow(frames[k])
-        ax.set_xticks([]), ax.set_yticks([])
-        ax.set_title(phases[k], fontsize=8)
+    ann = frames_csv[frames_csv.video_id == rec.video_id].set_index("frame")
+    idx = np.linspace(0, len(ann) - 1, 8).round().astype(int)
+    for k, frame in enumerate(read_frames(rec.path, idx)):
+        axes[r, k].imshow(frame)
+        axes[r, k].set_xticks([]), axes[r, k].set_yticks([])
+        axes[r, k].set_title(ann.loc[idx[k], "phase"], fontsize=8)
     axes[r, 0].set_ylabel(f"{factor}\n{cls}", fontsize=8, rotation=0, ha="right", va="center")
-savefig(fig, "01_benchmark_gallery", FIGURES)
+savefig(fig, "01_benchmark_gallery", ctx.figures)
 
 # %% [markdown]
 # ## Floor and ceiling
 # * `mean frame`: the time-averaged frame on an 8x8 grid (pixels).
-# * `frame average`: a fixed random 2D CNN applied to every frame, averaged over time —
-#   it sees appearance at full detail, but is blind to frame order by construction.
+# * `frame average`: a fixed random 2D CNN applied to every frame, averaged over time. It
+#   sees appearance at full detail, but is blind to frame order by construction.
 # * `random init`: the fast/slow encoder before any training.
-# * `supervised`: the same encoder trained with the labels of all three factors (cross-
-#   entropy on the same views and budget as self-supervised pretraining): the ceiling.
+# * `supervised`: the same encoder trained with the labels of all three factors
+#   (cross-entropy on the same views and budget as self-supervised pretraining): the ceiling.
 
 # %%
-exp = Experiment(data=DATA, runs_dir=RUNS, smoke=SMOKE)
 cfg = exp.config([], seed=0)
-rows = []
-for name, enc in [("mean frame", MeanFrameEncoder()), ("frame average", FrameAverageEncoder())]:
-    rows += evaluate_baseline(enc, cfg, variant=name)
-df = pd.concat([pd.DataFrame(rows),
-                exp.sweep({"random init": ["train.epochs=0"], "supervised": ["method.name=supervised"]}, seeds)])
-table = summarize(df, protocol="whole")
-print(table.to_string(index=False))
-
-# %%
-CHANCE = {"shape": 0.25, "motion": 0.25, "order": 1 / 6}
-sel = df[(df.metric == "linear_top1") & (df.protocol == "whole")]
+baselines = [pd.DataFrame(evaluate_baseline(enc, cfg, variant=name))
+             for name, enc in [("mean frame", MeanFrameEncoder()), ("frame average", FrameAverageEncoder())]]
+df = pd.concat(baselines + [exp.sweep({"random init": ["train.epochs=0"], "supervised": ["method.name=supervised"]},
+                                      ctx.seeds)])
+print(summarize(df, protocol="whole").to_string(index=False))
 fig, ax = plt.subplots(figsize=(8, 3.6))
-sns.barplot(data=sel, x="factor", y="value", hue="variant", errorbar="sd", ax=ax)
-for i, f in enumerate(sel.factor.unique()):
-    ax.hlines(CHANCE[f], i - 0.4, i + 0.4, colors="k", linestyles=":")
-ax.set(xlabel="", ylabel="linear-probe top-1 (whole-video view)", ylim=(0, 1),
-       title="appearance-only floor vs supervised ceiling (dotted: chance)")
-ax.legend(fontsize=8, ncol=2)
-savefig(fig, "01_benchmark_floor_ceiling", FIGURES)
+factor_bars(df, chance=ctx.chance, ax=ax, title="appearance-only floor vs supervised ceiling (dotted: chance)")
+savefig(fig, "01_benchmark_floor_ceiling", ctx.figures)
 
 # %%
-t = table.set_index(["variant", "factor"])["mean"]
-appearance_gap = max(t[("frame average", f)] - CHANCE[f] for f in ["motion", "order"])
-conclusion = (
-    f"Appearance alone stays within {100 * appearance_gap:.1f} points of chance on the temporal factors "
-    f"(frame average: motion {100 * t[('frame average', 'motion')]:.1f}%, order {100 * t[('frame average', 'order')]:.1f}%) "
-    f"while it reads shape at {100 * t[('frame average', 'shape')]:.1f}%. The same fast/slow encoder trained with labels "
-    f"reaches motion {100 * t[('supervised', 'motion')]:.1f}% and order {100 * t[('supervised', 'order')]:.1f}%: "
-    "the temporal factors are learnable, and only temporal structure reveals them."
-)
+t = summarize(df, protocol="whole").set_index(["variant", "factor"])["mean"]
+gap = max(t[("frame average", f)] - ctx.chance[f] for f in ["motion", "order"])
+conclusion = (f"Appearance alone stays within {100 * gap:.1f} points of chance on the temporal factors "
+              f"(frame average: motion {100 * t[('frame average', 'motion')]:.1f}%, order "
+              f"{100 * t[('frame average', 'order')]:.1f}%) while it reads shape at "
+              f"{100 * t[('frame average', 'shape')]:.1f}%. The same fast/slow encoder trained with labels reaches "
+              f"motion {100 * t[('supervised', 'motion')]:.1f}% and order {100 * t[('supervised', 'order')]:.1f}%: "
+              "the temporal factors are learnable, and only temporal structure reveals them.")
 print(conclusion)
-save_results(FIGURES / "results" / "01_benchmark.json", "01_benchmark", df, SMOKE, conclusion)
+save_results(ctx.results_path("01_benchmark"), "01_benchmark", df, SMOKE, conclusion,
+             ranking=compare(df, ("shape", "motion", "order")))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,65 @@ from .train.config import Config
 #: overrides that shrink any run to seconds, for ``SMOKE = True`` (CI executes every notebook so)
 SMOKE_OVERRIDES = ["train.epochs=1", "train.batch_size=8", "model.widths=[8,16,32]", "eval.probe_epochs=20",
                    "train.log_every=1"]
+
+
+@dataclass
+class NotebookContext:
+    """What every notebook resolves first: paths, seeds and chance levels."""
+
+    data: str
+    runs: str
+    figures: Path
+    seeds: list[int]
+    smoke: bool
+    chance: dict[str, float]
+
+    def experiment(self, **kw) -> "Experiment":
+        return Experiment(data=self.data, runs_dir=self.runs, smoke=self.smoke, **kw)
+
+    def results_path(self, notebook: str) -> Path:
+        return self.figures / "results" / f"{notebook}.json"
+
+
+def notebook_setup(data: str = "", runs: str = "", figures: str = "", smoke: bool = False,
+                   seeds: int = 3) -> NotebookContext:
+    """Resolve a notebook's parameters: empty paths fall back to ``$VCL_DATA``, ``$VCL_RUNS``,
+    ``$VCL_FIGURES`` and then to the repository's ``data/synth-small`` (``synth-tiny`` in smoke
+    mode), ``runs/`` and ``figures/``; the benchmark is generated when missing (Colab)."""
+    from .data import load_index
+    from .data.synthetic import generate
+    from .viz import set_theme
+
+    preset = "tiny" if smoke else "small"
+    data = data or os.environ.get("VCL_DATA", "") or str(Path("..") / "data" / f"synth-{preset}")
+    runs = runs or os.environ.get("VCL_RUNS", "") or str(Path("..") / "runs")
+    fig = Path(figures or os.environ.get("VCL_FIGURES", "") or Path("..") / "figures")
+    if not (Path(data) / "labels.csv").exists():
+        generate(data, preset, seed=0)
+    index = load_index(data)
+    chance = {c: 1.0 / max(1, len(index.classes(c))) for c in index.label_columns}
+    set_theme()
+    return NotebookContext(data, runs, fig, list(range(1 if smoke else seeds)), smoke, chance)
+
+
+def compare(df, factors=("motion", "order"), protocol: str = "whole", metric: str = "linear_top1") -> str:
+    """One sentence per factor ranking the variants by mean (± std over seeds), best first."""
+    t = summarize(df, metric, protocol)
+    parts = []
+    for f in factors:
+        sub = t[t.factor == f].sort_values("mean", ascending=False)
+        if not len(sub):
+            continue
+        ranked = ", ".join(f"{r.variant} {100 * r['mean']:.1f}±{100 * r['std']:.1f}" for _, r in sub.iterrows())
+        parts.append(f"{f}: {ranked}")
+    return "; ".join(parts)
+
+
+def best(df, factor: str, protocol: str = "whole", metric: str = "linear_top1") -> str:
+    """The variant with the highest mean on ``factor``."""
+    t = summarize(df, metric, protocol)
+    sub = t[t.factor == factor]
+    return str(sub.loc[sub["mean"].idxmax(), "variant"])
 
 
 def config_hash(cfg: Config) -> str:
@@ -59,17 +119,21 @@ class Experiment:
         cfg = self.config(overrides, seed)
         return Path(self.runs_dir) / f"{name}-s{seed}-{config_hash(cfg)}"
 
-    def run(self, name: str, overrides: list[str], seed: int) -> dict:
-        """Pretrain (or load) one run and evaluate it (or load its evaluation)."""
+    def run(self, name: str, overrides: list[str], seed: int, blocks: tuple[str, ...] = ("probes",)) -> dict:
+        """Pretrain (or load) one run and evaluate it (or load its evaluation).
+
+        ``blocks`` are the evaluation blocks (:mod:`vcl_core.eval.schema`); their results are
+        cached in the run directory as ``eval-<blocks>.json``.
+        """
         cfg = self.config(overrides, seed)
         out = self.run_dir(name, overrides, seed)
         t0 = time.time()
         res = pretrain(cfg, out, resume=True, progress=False)
-        eval_path = out / "eval.json"
+        eval_path = out / f"eval-{'-'.join(blocks)}.json"
         if eval_path.exists() and eval_path.stat().st_mtime >= (out / "checkpoints" / "last.ckpt").stat().st_mtime:
             results = json.loads(eval_path.read_text())
         else:
-            results = evaluate_run(out, json_path=eval_path)
+            results = evaluate_run(out, json_path=eval_path, blocks=tuple(blocks))
         if self.verbose:
             main = results["tasks"]
             print(f"  {name:<22} seed {seed}: " + "  ".join(f"{k} {v['linear_top1']:.3f}" for k, v in main.items())
@@ -77,7 +141,7 @@ class Experiment:
         results["summary"] = res.summary
         return results
 
-    def sweep(self, variants: dict[str, list[str]], seeds: list[int]):
+    def sweep(self, variants: dict[str, list[str]], seeds: list[int], blocks: tuple[str, ...] = ("probes",)):
         """Run every variant for every seed; return the tidy results table.
 
         Columns: ``variant, seed, protocol, factor, metric, value`` plus ``wall_s`` (training
@@ -88,7 +152,7 @@ class Experiment:
         rows = []
         for name, overrides in variants.items():
             for seed in seeds:
-                rows += tidy(self.run(name, overrides, seed), variant=name, seed=seed)
+                rows += tidy(self.run(name, overrides, seed, blocks), variant=name, seed=seed)
         return pd.DataFrame(rows)
 
 
@@ -104,7 +168,7 @@ def evaluate_baseline(encoder, cfg: Config, **keys) -> list[dict]:
     res = evaluate_encoder(encoder, index, source, num_frames=d.num_frames, stride=d.stride,
                            crop_size=cfg.augment.crop_size, num_clips=e.num_clips, whole_frames=e.whole_frames,
                            knn_k=e.knn_k, knn_t=e.knn_t, probe_wd=e.probe_wd, probe_iter=e.probe_epochs,
-                           batch_size=e.batch_size)
+                           batch_size=e.batch_size, blocks=("probes",))
     return tidy(res, seed=0, **keys)
 
 

@@ -21,6 +21,13 @@ FIGURE_DIR = ROOT / "figures"
 NOTEBOOKS = [
     "00_quickstart",
     "01_benchmark",
+    "02_pair_definition",
+    "03_momentum_vs_memory_bank",
+    "04_clip_lengths_multiscale",
+    "05_fast_slow_fusion",
+    "06_augmentation_robustness",
+    "07_evaluation_suite",
+    "08_efficiency",
 ]
 
 

@@ -37,3 +37,25 @@ def savefig(fig, name: str, directory: str | Path | None = None) -> list[Path]:
         fig.savefig(p, bbox_inches="tight", metadata={"Date": None} if ext == "svg" else {"Software": None})
         paths.append(p)
     return paths
+
+
+def factor_bars(df, protocol: str = "whole", metric: str = "linear_top1", chance: dict | None = None, ax=None,
+                hue: str = "variant", title: str | None = None, factors=None):
+    """Bars of ``metric`` per factor and variant (mean, error bar = std over seeds), with a
+    dotted line at chance. ``df`` is the tidy table of :meth:`vcl_core.experiment.Experiment.sweep`."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sel = df[(df.metric == metric) & (df.protocol == protocol)]
+    if factors is not None:
+        sel = sel[sel.factor.isin(factors)]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(6, 1.6 * sel[hue].nunique() * sel.factor.nunique() / 2), 3.6))
+    sns.barplot(data=sel, x="factor", y="value", hue=hue, errorbar="sd", ax=ax)
+    if chance:
+        for i, f in enumerate(sel.factor.unique()):
+            if f in chance:
+                ax.hlines(chance[f], i - 0.4, i + 0.4, colors="k", linestyles=":")
+    ax.set(xlabel="", ylabel=f"{metric.replace('_', ' ')} ({protocol})", ylim=(0, 1), title=title or "")
+    ax.legend(fontsize=8, ncol=2, loc="upper right")
+    return ax

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from vcl_core.data import (AugmentConfig, ContrastiveVideoDataset, DecodeSource, EvalClipDataset, FrameCache,
+from vcl_core.data import (AugmentConfig, ContrastiveVideoDataset, DecodeSource, FrameCache,
                            SamplingConfig, ViewSpec, collate_views, load_index)
 from vcl_core.data.index import VideoRecord
 from videos import moving_frames, truncate, write_video
@@ -98,14 +98,3 @@ def test_short_videos_loop_or_get_skipped(tmp_path):
     skip = SamplingConfig(views=(ViewSpec(8, 2), ViewSpec(8, 2)), short="skip", max_retries=2)
     with pytest.raises(RuntimeError, match="check-data"):
         ContrastiveVideoDataset(recs, DecodeSource(), skip, AUG)[0]
-
-
-def test_eval_dataset_marks_unreadable_videos(tmp_path):
-    good = write_video(tmp_path / "good.mp4", moving_frames(16, 32, 32))
-    bad = tmp_path / "bad.mp4"
-    bad.write_bytes(b"")
-    ds = EvalClipDataset([VideoRecord(str(good), "good"), VideoRecord(str(bad), "bad")], DecodeSource(),
-                         ViewSpec(4, 2), num_clips=3, crop_size=24)
-    ok, broken = ds[0], ds[1]
-    assert ok["ok"] and ok["clips"].shape == (3, 3, 4, 24, 24)
-    assert not broken["ok"] and "empty" in broken["error"] and broken["clips"].abs().sum() == 0

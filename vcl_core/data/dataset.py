@@ -17,11 +17,11 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from .augment import AugmentConfig, apply_spatial_views, center_view, draw_spatial
+from .augment import AugmentConfig, apply_spatial_views, draw_spatial
 from .cache import FrameSource
 from .decode import VideoDecodeError
 from .index import VideoRecord
-from .sampling import (POLICIES, SHORT_POLICIES, ClipTooShort, ViewSpec, eval_windows, sample_negative_starts,
+from .sampling import (POLICIES, SHORT_POLICIES, ClipTooShort, ViewSpec, sample_negative_starts,
                        sample_starts, window_indices)
 from .temporal import draw_speed
 from .temporal_augment import apply_clip_params, apply_frame_params, draw_clip_params, draw_frame_params
@@ -271,41 +271,3 @@ def collate_views(batch: list[dict]) -> dict:
                 "camera", "camera_recorded", "labels"):
         out[key] = torch.stack([b[key] for b in batch])
     return out
-
-
-class EvalClipDataset(torch.utils.data.Dataset):
-    """Fixed, unaugmented clips of every video for frozen-feature evaluation.
-
-    Args:
-        records, source: as for training.
-        view: the clip specification (``whole=True`` for one view spanning the video).
-        num_clips: clips per video, spaced evenly (ignored for whole-video views).
-        crop_size: output size of the centre crop.
-
-    Items: ``clips`` float ``(K, C, T, s, s)``, ``index``, ``ok`` (False when the video could
-    not be read; then ``clips`` is zeros and ``error`` says why).
-    """
-
-    def __init__(self, records: Sequence[VideoRecord], source: FrameSource, view: ViewSpec,
-                 num_clips: int, crop_size: int, short: str = "loop"):
-        self.records, self.source, self.view = list(records), source, view
-        self.num_clips = 1 if view.whole else num_clips
-        self.crop_size, self.short = crop_size, short
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, index: int) -> dict:
-        rec = self.records[index]
-        try:
-            n = self.source.num_frames(rec)
-            wins = eval_windows(n, self.view, self.num_clips, self.short)
-            union = np.unique(np.concatenate(wins))
-            frames = self.source.read(rec, union)
-            pos = {int(f): k for k, f in enumerate(union)}
-            clips = [center_view(torch.from_numpy(np.ascontiguousarray(frames[[pos[int(f)] for f in w]])),
-                                 self.crop_size) for w in wins]
-            return {"clips": torch.stack(clips), "index": index, "ok": True, "error": ""}
-        except (VideoDecodeError, ClipTooShort, OSError) as e:
-            shape = (self.num_clips, 3, self.view.num_frames, self.crop_size, self.crop_size)
-            return {"clips": torch.zeros(shape), "index": index, "ok": False, "error": f"{rec.video_id}: {e}"}

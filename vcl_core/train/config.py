@@ -88,6 +88,9 @@ class MethodConfig:
         momentum: base EMA momentum of the key/target encoder, raised to 1 by a cosine schedule.
         bank_momentum, bank_negatives: memory bank update momentum and negatives per step (``bank``).
         w_long, w_short: weights of the long-view and short-clip contrastive terms.
+        share_scales: one backbone for long views and short clips (``false``: a separate,
+            identically shaped backbone for the long views; evaluation routes whole-video views
+            to it, so ``data.long_frames`` must differ from ``data.num_frames``).
         global_local: weight of the time-aligned global-local cross-scale term (``tclr``, ``vcl``).
         aux_order, aux_speed, aux_gap, aux_future, aux_motion, aux_camera: weights of the
             predictive auxiliaries (clip order, playback speed, temporal gap, future feature,
@@ -110,6 +113,7 @@ class MethodConfig:
     bank_negatives: int = 256
     w_long: float = 1.0
     w_short: float = 1.0
+    share_scales: bool = True
     global_local: float = 0.0
     aux_order: float = 0.0
     aux_speed: float = 0.0
@@ -277,6 +281,12 @@ class Config:
             out.append("method.global_local > 0 needs data.long_views >= 1 and a short clip view")
         if m.global_local > 0 and self.model.pathways == "fast":
             out.append("method.global_local needs the slow pathway's time slices (model.pathways != fast)")
+        if not m.share_scales and (d.long_views < 1 or d.num_views + d.intra_negatives < 1
+                                   or d.long_frames == d.num_frames or m.name in ("supervised", "moco", "byol")
+                                   or m.queue_size > 0):
+            out.append("method.share_scales=false needs long and short views of different lengths "
+                       "(data.long_views >= 1, data.num_views >= 1, data.long_frames != data.num_frames) "
+                       "and a recipe without a momentum encoder")
         clips = d.num_views + d.intra_negatives
         if m.aux_order > 0 and clips < 3:
             out.append(f"method.aux_order needs 3 clips (data.num_views + data.intra_negatives = {clips})")

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 
@@ -302,7 +300,7 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
         if bad_total:
             msg += f"; {bad_total} clips replaced ({len(bad_videos)} unusable videos, see summary.json)"
         if status == "budget":
-            msg += f"; time budget spent, continue with --resume"
+            msg += "; time budget spent, continue with --resume"
         print(msg)
     return RunResult(out, summary)
 

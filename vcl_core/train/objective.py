@@ -101,6 +101,8 @@ class VideoObjective(nn.Module):
         m, d = cfg.method, cfg.data
         self.name = m.name
         self.encoder = FastSlowEncoder(cfg.model)
+        # separate parameters for the long views when scales are not shared
+        self.long_encoder = self.encoder if m.share_scales else FastSlowEncoder(cfg.model)
         dim = self.encoder.embed_dim
         self.projector = ProjectionHead(dim, m.proj_hidden, m.proj_dim, m.proj_layers)
         self.long_ids = list(range(d.long_views))
@@ -158,9 +160,16 @@ class VideoObjective(nn.Module):
                                     total_steps=self.total_steps if m.temperature_schedule == "cosine" else None)
         return sched(int(self.step))
 
-    def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.encoder(x)
+    def embed(self, x: torch.Tensor, long: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        h = (self.long_encoder if long else self.encoder)(x)
         return h, self.projector(h)
+
+    def evaluation_encoder(self) -> nn.Module:
+        """The frozen encoder that evaluation uses: the backbone, or with separate scales a
+        router that sends whole-video views (``data.long_frames`` frames) to the long one."""
+        if self.long_encoder is self.encoder:
+            return self.encoder
+        return ScaleRouter(self.encoder, self.long_encoder, self.cfg.data.long_frames)
 
     @torch.no_grad()
     def target(self, x: torch.Tensor) -> torch.Tensor:
@@ -186,10 +195,10 @@ class VideoObjective(nn.Module):
         tokens: dict[int, torch.Tensor] = {}
         for i, v in enumerate(views):
             if i in self.long_ids and m.global_local > 0 and i == self.long_ids[0]:
-                h[i], tokens[i] = time_tokens(self.encoder, v)
+                h[i], tokens[i] = time_tokens(self.long_encoder, v)
                 z[i] = self.projector(h[i])
             else:
-                h[i], z[i] = self.embed(v)
+                h[i], z[i] = self.embed(v, long=i in self.long_ids)
         total = 0.0
         scale_w = {"long": m.w_long, "short": m.w_short}
         for scale, ids in (self.scales.items() if m.name != "bank" else ()):
@@ -230,7 +239,8 @@ class VideoObjective(nn.Module):
         extra = []
         if m.temporal_negatives != "none":
             with torch.set_grad_enabled(m.negative_grad):
-                extra += [self.embed(n)[1] for n in temporal_negatives(views[ids[0]], m.temporal_negatives)]
+                extra += [self.embed(n, long=scale == "long")[1]
+                          for n in temporal_negatives(views[ids[0]], m.temporal_negatives)]
         if scale == "short" and self.neg_ids:
             extra += [z[i] for i in self.neg_ids]  # other windows of the same (and other) videos
         extra_t = torch.cat(extra) if extra else None
@@ -352,6 +362,22 @@ class VideoObjective(nn.Module):
         return out
 
 
+class ScaleRouter(nn.Module):
+    """Send clips of ``long_frames`` frames to the long-scale encoder, others to the short one
+    (evaluation of models trained with ``method.share_scales=false``)."""
+
+    def __init__(self, short: FastSlowEncoder, long: FastSlowEncoder, long_frames: int):
+        super().__init__()
+        self.short, self.long, self.long_frames = short, long, long_frames
+        self.embed_dim = short.embed_dim
+
+    def forward_with_attention(self, x: torch.Tensor):
+        return (self.long if x.shape[2] == self.long_frames else self.short).forward_with_attention(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_attention(x)[0]
+
+
 class SupervisedObjective(nn.Module):
     """Cross-entropy of one linear head per label column on every view (the ceiling)."""
 
@@ -365,6 +391,9 @@ class SupervisedObjective(nn.Module):
         self.encoder = FastSlowEncoder(cfg.model)
         self.columns = list(num_classes)
         self.heads = nn.ModuleList(nn.Linear(self.encoder.embed_dim, n) for n in num_classes.values())
+
+    def evaluation_encoder(self) -> nn.Module:
+        return self.encoder
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
         labels = batch["labels"].to(batch["views"][0].device)

@@ -29,14 +29,19 @@ def load_run(run_dir: str | Path) -> tuple[Config, torch.nn.Module]:
     ck = load_checkpoint(ckpt_path)
     objective = build_objective(cfg, ck.get("num_classes"))
     objective.load_state_dict(ck["model"])
-    return cfg, objective.encoder.eval()
+    return cfg, objective.evaluation_encoder().eval()
 
 
 def evaluate_run(run_dir: str | Path, data_root: str | Path | None = None, json_path: str | Path | None = None,
-                 device: str | None = None) -> dict:
+                 device: str | None = None, blocks: tuple[str, ...] | None = None) -> dict:
     """Evaluate a run's encoder on ``data_root`` (default: the data it was trained on).
 
-    Writes the results to ``json_path`` when given (see :mod:`vcl_core.eval.suite`).
+    Args:
+        run_dir: a run directory written by :func:`~vcl_core.train.loop.pretrain`.
+        data_root: the dataset to evaluate on.
+        json_path: write the results there (see :mod:`vcl_core.eval.schema`).
+        device: ``cuda`` when available by default.
+        blocks: evaluation blocks to run (``None``: every block the labels allow).
     """
     cfg, encoder = load_run(run_dir)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -48,7 +53,7 @@ def evaluate_run(run_dir: str | Path, data_root: str | Path | None = None, json_
     res = evaluate_encoder(encoder.to(device), index, source, num_frames=cfg.data.num_frames, stride=cfg.data.stride,
                            crop_size=cfg.augment.crop_size, num_clips=e.num_clips, whole_frames=e.whole_frames,
                            knn_k=e.knn_k, knn_t=e.knn_t, probe_wd=e.probe_wd, probe_iter=e.probe_epochs,
-                           batch_size=e.batch_size, device=device)
+                           batch_size=e.batch_size, device=device, blocks=blocks)
     res["meta"].update(run_dir=str(run_dir), method=cfg.method.name, data_root=root)
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)

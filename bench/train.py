@@ -1,0 +1,182 @@
+"""Training-step benchmark: where the time of one step goes, and how it scales.
+
+Prints a table and writes ``bench/results/train.json``:
+
+* one process: clips/s, step time split into data / forward / backward / optimizer, peak
+  memory, model FLOPs utilisation (3x forward FLOPs per step against a measured float32 matmul
+  peak on the same machine), for each precision asked for;
+* one vs two processes (DDP, gloo on CPU): clips/s of short ``vcl pretrain`` runs through the
+  real CLI and Fabric, read from their ``metrics.csv``.
+
+Usage::
+
+    python bench/train.py --data data/synth-small            # CPU defaults
+    python bench/train.py --data data/synth-small --quick    # a fast check
+    python bench/train.py --data DIR --device cuda --precision 32-true bf16-mixed --compile
+
+Not a test: numbers depend on the machine; run it on an idle one.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from vcl_core.data import EpochSampler, collate_views, load_index  # noqa: E402
+from vcl_core.train import build_objective, load_config  # noqa: E402
+from vcl_core.train.loop import build_train_dataset, param_groups  # noqa: E402
+
+
+def matmul_peak(device: str, dtype=torch.float32, n: int = 2048, reps: int = 10) -> float:
+    """Measured FLOP/s of a large matmul: the machine's practical peak for dense math."""
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    sync(device)
+    t = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    sync(device)
+    return 2 * n ** 3 * reps / (time.perf_counter() - t)
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def split_timing(cfg, steps: int, device: str, precision: str, compile_model: bool) -> dict:
+    """Time ``steps`` training steps phase by phase in this process."""
+    index = load_index(cfg.data.root)
+    records = index.split("train")
+    ds = build_train_dataset(cfg, records)
+    if hasattr(ds.source, "build"):
+        ds.source.build(records)
+    sampler = EpochSampler(len(ds), cfg.train.batch_size, cfg.train.seed)
+    loader = torch.utils.data.DataLoader(ds, batch_size=cfg.train.batch_size, sampler=sampler,
+                                         num_workers=cfg.data.workers, collate_fn=collate_views, drop_last=True)
+    obj = build_objective(cfg, num_videos=len(records)).to(device)
+    if cfg.train.channels_last:
+        obj = obj.to(memory_format=torch.channels_last_3d)
+    if compile_model:
+        from vcl_core.models import maybe_compile
+
+        obj.encoder = maybe_compile(obj.encoder)
+    opt = torch.optim.AdamW(param_groups(obj, cfg.optim.weight_decay), lr=cfg.optim.lr)
+    amp = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
+    times = {"data": [], "forward": [], "backward": [], "optimizer": []}
+    flops = None
+    it = iter(loader)
+    for step in range(steps + 2):  # two warm-up steps are not timed
+        t0 = time.perf_counter()
+        try:
+            batch = next(it)
+        except StopIteration:
+            sampler.set_position(sampler.epoch + 1)
+            it = iter(loader)
+            batch = next(it)
+        batch["views"] = [v.to(device).contiguous(memory_format=torch.channels_last_3d)
+                          if cfg.train.channels_last else v.to(device) for v in batch["views"]]
+        sync(device)
+        t1 = time.perf_counter()
+        with torch.autocast(device.split(":")[0], dtype=amp, enabled=amp is not None):
+            if flops is None:
+                with FlopCounterMode(display=False) as fc:
+                    loss, _ = obj(batch)
+                flops = fc.get_total_flops()
+            else:
+                loss, _ = obj(batch)
+        sync(device)
+        t2 = time.perf_counter()
+        loss.backward()
+        sync(device)
+        t3 = time.perf_counter()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        obj.after_step(step, steps + 2)
+        sync(device)
+        t4 = time.perf_counter()
+        if step >= 2:
+            for k, v in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                times[k].append(v)
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    step_s = sum(med.values())
+    clips = cfg.train.batch_size * ds.sampling.num_views
+    peak = matmul_peak(device, torch.bfloat16 if amp is torch.bfloat16 and device.startswith("cuda") else torch.float32)
+    mem = (torch.cuda.max_memory_allocated() / 2 ** 20 if device.startswith("cuda")
+           else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return {"precision": precision, "compile": compile_model, "clips_per_s": clips / step_s, "step_s": step_s,
+            **{f"{k}_s": v for k, v in med.items()}, "train_gflops_per_step": 3 * flops / 1e9,
+            "mfu": 3 * flops / step_s / peak, "matmul_peak_gflops": peak / 1e9,
+            "peak_memory_mb": mem, "memory_kind": "cuda max allocated" if device.startswith("cuda") else "peak RSS"}
+
+
+def processes(data: str, devices: int, epochs: int, overrides: list[str]) -> dict:
+    """Throughput of a real ``vcl pretrain`` run with ``devices`` CPU processes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "vcl_core.cli", "pretrain", "--data", data, "--out", f"{tmp}/run", "--config",
+               "synthetic", "--quiet", f"train.epochs={epochs}", "train.log_every=1", "train.accelerator=cpu",
+               f"train.devices={devices}", f"train.threads={max(1, 2 // devices)}"] + overrides
+        if devices > 1:
+            cmd += ["train.strategy=ddp", "train.sync_bn=true"]
+        t = time.time()
+        subprocess.run(cmd, check=True, capture_output=True)
+        wall = time.time() - t
+        rows = [line.split(",") for line in (Path(tmp) / "run" / "metrics.csv").read_text().splitlines()]
+        head = rows[0]
+        cps = [float(r[head.index("clips_per_s")]) for r in rows[2:]]  # first step includes start-up
+    return {"devices": devices, "clips_per_s": float(np.median(cps)), "wall_s": wall}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", default=str(ROOT / "data" / "synth-small"))
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--precision", nargs="+", default=["32-true", "bf16-mixed"])
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--processes", nargs="+", type=int, default=[1, 2])
+    p.add_argument("--quick", action="store_true", help="3 steps, tiny widths, no multi-process runs")
+    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "train.json"))
+    p.add_argument("overrides", nargs="*", help="config key=value")
+    a = p.parse_args()
+    ov = list(a.overrides) + (["model.widths=[8,16,32]", "train.batch_size=8"] if a.quick else [])
+    cfg = load_config("synthetic", ov + [f"data.root={a.data}", "data.workers=0"])
+    steps = 3 if a.quick else a.steps
+    torch.set_num_threads(2 if a.device == "cpu" else torch.get_num_threads())
+    rows = [split_timing(cfg, steps, a.device, prec, a.compile) for prec in a.precision]
+    print(f"one process on {a.device} ({torch.get_num_threads()} threads), batch {cfg.train.batch_size} videos "
+          f"x {rows[0]['clips_per_s'] * rows[0]['step_s'] / cfg.train.batch_size:.0f} views, median of {steps} steps")
+    print(f"{'precision':<12}{'clips/s':>9}{'step s':>8}{'data':>7}{'fwd':>7}{'bwd':>7}{'opt':>7}"
+          f"{'GFLOP/step':>11}{'MFU %':>7}{'mem MB':>8}")
+    for r in rows:
+        print(f"{r['precision']:<12}{r['clips_per_s']:9.1f}{r['step_s']:8.3f}{r['data_s']:7.3f}{r['forward_s']:7.3f}"
+              f"{r['backward_s']:7.3f}{r['optimizer_s']:7.3f}{r['train_gflops_per_step']:11.2f}"
+              f"{100 * r['mfu']:7.1f}{r['peak_memory_mb']:8.0f}")
+    print(f"(matmul peak {rows[0]['matmul_peak_gflops']:.1f} GFLOP/s; memory = {rows[0]['memory_kind']})")
+    procs = []
+    if not a.quick and a.device == "cpu":
+        procs = [processes(a.data, n, 1, list(a.overrides)) for n in a.processes]
+        print("\nprocesses (vcl pretrain, 1 epoch, CPU, gloo):")
+        for r in procs:
+            print(f"  {r['devices']} process(es): {r['clips_per_s']:.1f} clips/s, run wall {r['wall_s']:.0f} s")
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps({"device": a.device, "torch": torch.__version__, "single": rows,
+                                       "processes": procs, "config_overrides": ov}, indent=2))
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent,ipynb
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · Momentum encoders, queues and memory banks: where negatives come from
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vcl-core/vcl_core/blob/main/notebooks/03_momentum_vs_memory_bank.ipynb)
+#
+# **Question.** Where should negatives come from? Four designs at the same number of
+# optimiser steps: *in-batch* negatives (SimCLR), a *MoCo queue* of momentum-encoded keys
+# per temporal scale (keys of the anchor's own video are masked as false negatives), an
+# *instance memory bank* (InstDisc), and *negative-free* BYOL. Then, for the in-batch design,
+# how much the batch size (the number of negatives) matters, and for MoCo, the queue size.
+# Accuracy on both temporal factors and wall-clock cost are reported.
+#
+# **Runtime.** CPU (2 cores): about 20 min at full size, about a minute with `SMOKE = True`. GPU: about 5 min.
+
+# %% tags=["parameters"]
+# SMOKE = True shrinks everything so CI runs the notebook in about a minute
+SMOKE = False
+# random seeds per variant (error bars are the std over seeds)
+SEEDS = 3
+# benchmark directory ("" = $VCL_DATA or ../data/synth-small, generated if missing)
+DATA = ""
+# where run directories are cached, shared by all notebooks ("" = $VCL_RUNS or ../runs)
+RUNS = ""
+# where figures and results/*.json go ("" = $VCL_FIGURES or ../figures)
+FIGURES = ""
+
+# %%
+try:
+    import vcl_core  # noqa: F401
+except ImportError:  # on Colab: install the package (and its notebook extras) from GitHub
+    # %pip install -q "vcl_core[notebooks] @ git+https://github.com/vcl-core/vcl_core"
+    pass
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from vcl_core.experiment import compare, notebook_setup, save_results, summarize
+from vcl_core.viz import factor_bars, savefig
+
+ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
+exp = ctx.experiment()
+
+# %% [markdown]
+# ## Four sources of negatives
+
+# %%
+queue = 64 if SMOKE else 1024
+variants = {
+    "in-batch (SimCLR)": [],
+    "MoCo queue": ["method.name=moco", f"method.queue_size={queue}"],
+    "memory bank": ["method.name=bank"],
+    "negative-free (BYOL)": ["method.name=byol", "method.temporal_negatives=none"],
+}
+df = exp.sweep(variants, ctx.seeds)
+print(summarize(df, protocol="whole").to_string(index=False))
+
+# %% [markdown]
+# ## Batch size and queue size (one seed each)
+# The number of optimiser steps is held fixed, so a larger batch costs more time and sees
+# more videos.
+
+# %%
+steps_per_epoch = {16: 23, 32: 11, 64: 5}  # 378 training videos of the `small` preset
+base_epochs = exp.config([], 0).train.epochs
+sweep = {}
+for b in (16, 32, 64):
+    epochs = max(1, round(base_epochs * steps_per_epoch[32] / steps_per_epoch[b])) if not SMOKE else 1
+    sweep[f"batch {b}"] = [f"train.batch_size={b if not SMOKE else 8}", f"train.epochs={epochs}"]
+for q in ((256, 1024, 4096) if not SMOKE else (32,)):
+    sweep[f"queue {q}"] = ["method.name=moco", f"method.queue_size={q}"]
+sw = exp.sweep(sweep, ctx.seeds[:1])
+sw["kind"] = sw.variant.str.split().str[0]
+sw["size"] = sw.variant.str.split().str[1].astype(int)
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+factor_bars(df, chance=ctx.chance, ax=axes[0], title="negatives: accuracy (whole-video view)")
+cost = df.drop_duplicates(["variant", "seed"]).groupby("variant", sort=False).wall_s.mean().reset_index()
+sns.barplot(data=cost, x="variant", y="wall_s", ax=axes[1])
+axes[1].set(title="training wall-clock (s)", xlabel="", ylabel="seconds")
+axes[1].tick_params(axis="x", rotation=20)
+sel = sw[(sw.metric == "linear_top1") & (sw.protocol == "whole") & sw.factor.isin(["motion", "order"])]
+sns.lineplot(data=sel, x="size", y="value", hue="factor", style="kind", marker="o", ax=axes[2])
+axes[2].set(xscale="log", xlabel="batch size / queue size", ylabel="linear top-1 (whole)",
+            title="batch and queue size (1 seed)")
+savefig(fig, "03_momentum_vs_memory_bank", ctx.figures)
+
+# %%
+conclusion = ("Linear probe, whole-video view, mean ± std over seeds (best first) — " + compare(df)
+              + ". Mean training time per run: " + ", ".join(f"{r.variant} {r.wall_s:.0f} s" for r in cost.itertuples())
+              + ". Batch/queue sweep (1 seed): " + compare(sw))
+print(conclusion)
+save_results(ctx.results_path("03_momentum_vs_memory_bank"), "03_momentum_vs_memory_bank",
+             pd.concat([df, sw.drop(columns=["kind", "size"])]), SMOKE, conclusion)

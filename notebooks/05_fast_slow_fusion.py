@@ -1,0 +1,140 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent,ipynb
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Fast and slow pathways, and how they inform each other
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vcl-core/vcl_core/blob/main/notebooks/05_fast_slow_fusion.ipynb)
+#
+# **Question.** Which encoder design learns which factor? A slow pathway alone (every 4th
+# frame, many channels), a fast pathway alone (every frame, few channels), and the two
+# together, fused by concatenation (SlowFast's head), by gating (each stream gates the
+# other), or by cross-attention (slow time tokens attend to fast ones). Same recipe, same
+# budget, several seeds. We also train one model with temporal attention pooling and show
+# which moments of a video it weighs.
+#
+# **Runtime.** CPU (2 cores): about 20 min at full size, about two minutes with `SMOKE = True`. GPU: about 5 min.
+
+# %% tags=["parameters"]
+# SMOKE = True shrinks everything so CI runs the notebook in about a minute
+SMOKE = False
+# random seeds per variant (error bars are the std over seeds)
+SEEDS = 3
+# benchmark directory ("" = $VCL_DATA or ../data/synth-small, generated if missing)
+DATA = ""
+# where run directories are cached, shared by all notebooks ("" = $VCL_RUNS or ../runs)
+RUNS = ""
+# where figures and results/*.json go ("" = $VCL_FIGURES or ../figures)
+FIGURES = ""
+
+# %%
+try:
+    import vcl_core  # noqa: F401
+except ImportError:  # on Colab: install the package (and its notebook extras) from GitHub
+    # %pip install -q "vcl_core[notebooks] @ git+https://github.com/vcl-core/vcl_core"
+    pass
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+
+from vcl_core.data import load_index, read_frames
+from vcl_core.data.augment import center_view
+from vcl_core.data.sampling import ViewSpec, window_indices
+from vcl_core.experiment import compare, notebook_setup, save_results, summarize
+from vcl_core.models import summary
+from vcl_core.train import load_run
+from vcl_core.viz import factor_bars, savefig
+
+ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
+exp = ctx.experiment()
+
+# %% [markdown]
+# ## Five encoders, one recipe
+
+# %%
+variants = {
+    "slow only": ["model.pathways=slow"],
+    "fast only": ["model.pathways=fast"],
+    "fast+slow, concat": [],
+    "fast+slow, gate": ["model.fusion=gate"],
+    "fast+slow, cross-attention": ["model.fusion=xattn"],
+}
+df = exp.sweep(variants, ctx.seeds)
+print(summarize(df, protocol="whole").to_string(index=False))
+
+# %% [markdown]
+# ## Cost per clip
+# Forward GFLOPs of one 16-frame whole-video view (PyTorch's flop counter) and the measured
+# training throughput of each run (clips per second on this machine, same batch).
+
+# %%
+costs = []
+for name, ov in variants.items():
+    cfg = exp.config(ov, ctx.seeds[0])
+    _, enc = load_run(exp.run_dir(name, ov, ctx.seeds[0]))
+    s = summary(enc, (1, 3, cfg.eval.whole_frames, cfg.augment.crop_size, cfg.augment.crop_size))
+    m = pd.read_csv(exp.run_dir(name, ov, ctx.seeds[0]) / "metrics.csv")
+    costs.append({"variant": name, "params": s.total_params, "gflops_per_clip": s.flops_per_sample / 1e9,
+                  "train_clips_per_s": m.clips_per_s.median()})
+costs = pd.DataFrame(costs)
+print(costs.to_string(index=False))
+
+# %% [markdown]
+# ## Where does temporal attention look?
+# One more run of the concat model with attention pooling over time. For a few test videos
+# we plot the fast pathway's weights over the 16 frames of the whole-video view, with the
+# phase boundaries (from `frames.csv`) as dotted lines.
+
+# %%
+att_ov = ["model.pool=attention"]
+dfatt = exp.sweep({"concat + attention pool": att_ov}, ctx.seeds[:1])
+cfg, enc = load_run(exp.run_dir("concat + attention pool", att_ov, ctx.seeds[0]))
+index = load_index(ctx.data)
+tests = index.split("test")[:4]
+view = ViewSpec(cfg.eval.whole_frames, 1, whole=True)
+fig, axes = plt.subplots(1, len(tests), figsize=(4 * len(tests), 2.8), sharey=True)
+for ax, rec in zip(np.atleast_1d(axes), tests):
+    n = len(pd.read_csv(f"{ctx.data}/frames.csv", usecols=["video_id"]).query("video_id == @rec.video_id"))
+    idx = window_indices(0, view, n)
+    clip = center_view(torch.from_numpy(read_frames(rec.path, idx, (cfg.data.short_side,) * 2)), cfg.augment.crop_size)
+    with torch.no_grad():
+        _, w = enc.forward_with_attention(clip[None])
+    ax.plot(idx, w["fast"][0].numpy(), "o-", label="fast")
+    ax.plot(idx[:: cfg.model.alpha], w["slow"][0].numpy(), "s--", label="slow")
+    for b in (n / 3, 2 * n / 3):
+        ax.axvline(b, color="k", ls=":")
+    ax.set(title=f"order {rec.labels['order']}", xlabel="frame")
+np.atleast_1d(axes)[0].set_ylabel("attention weight")
+np.atleast_1d(axes)[0].legend(fontsize=8)
+savefig(fig, "05_temporal_attention", ctx.figures)
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(14, 3.8), gridspec_kw={"width_ratios": [3, 2]})
+factor_bars(pd.concat([df, dfatt]), chance=ctx.chance, ax=axes[0], title="encoders (whole-video view)")
+sns.scatterplot(data=costs, x="gflops_per_clip", y="train_clips_per_s", hue="variant", s=80, ax=axes[1], legend=False)
+for r in costs.itertuples():
+    axes[1].annotate(r.variant, (r.gflops_per_clip, r.train_clips_per_s), fontsize=7, xytext=(4, 4),
+                     textcoords="offset points")
+axes[1].set(title="cost per clip", xlabel="forward GFLOPs per clip", ylabel="training clips/s")
+savefig(fig, "05_fast_slow_fusion", ctx.figures)
+
+# %%
+t = summarize(df, protocol="whole").set_index(["variant", "factor"])["mean"]
+best = {f: max(variants, key=lambda v: t[(v, f)]) for f in ["motion", "order"]}
+conclusion = (f"Best on the short-term factor: {best['motion']}; best on the long-term factor: {best['order']}. "
+              "Ranking (whole-video view, mean ± std) — " + compare(df) + ". Forward cost per 16-frame clip: "
+              + ", ".join(f"{r.variant} {r.gflops_per_clip:.3f} GFLOPs" for r in costs.itertuples()) + ".")
+print(conclusion)
+save_results(ctx.results_path("05_fast_slow_fusion"), "05_fast_slow_fusion", pd.concat([df, dfatt]), SMOKE, conclusion,
+             costs=costs.to_dict(orient="records"))

