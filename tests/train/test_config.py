@@ -11,7 +11,8 @@ def test_every_preset_loads_and_validates():
 
 def test_overrides_are_typed():
     cfg = load_config("synthetic", ["model.fusion=gate", "optim.lr=0.01", "model.widths=[8, 16, 32]",
-                                    "train.max_minutes=0.5", "augment.crop_scale=[0.3, 0.9]"])
+                                    "train.max_minutes=0.5", "augment.crop_scale=[0.3, 0.9]", "optim.weight_decay=1e-4"])
+    assert cfg.optim.weight_decay == 1e-4  # YAML 1.1 reads 1e-4 as a string; still a number here
     assert cfg.model.fusion == "gate" and cfg.optim.lr == 0.01
     assert cfg.model.widths == (8, 16, 32) and cfg.train.max_minutes == 0.5
     assert cfg.augment.crop_scale == (0.3, 0.9)

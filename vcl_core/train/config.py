@@ -349,6 +349,11 @@ def _coerce(value, tp, key: str):
             raise TypeError(f"{key}: expected an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"{key}: expected a number, got {value!r}")
         return float(value)

@@ -199,7 +199,7 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
         if rank0:
             print(f"resumed {out} at step {step} (epoch {epoch}, batch {batch_in_epoch})")
 
-    def save(status: str) -> None:
+    def save(status: str, name: str = "last.ckpt") -> None:
         if fabric.world_size > 1:  # every rank's RNG state, so each resumes its own stream
             rngs = [None] * fabric.world_size
             torch.distributed.all_gather_object(rngs, rng_state())
@@ -210,8 +210,20 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
                          "scheduler": scheduler.state_dict(), "step": step, "epoch": epoch,
                          "batch_in_epoch": batch_in_epoch, "bad_total": bad_total, "bad_videos": bad_videos,
                          "elapsed": elapsed_before + time.time() - t0, "rng": rngs, "status": status,
-                         "config": cfg.to_dict(), "num_classes": num_classes, "classes": dataset.classes}, out / "checkpoints" / "last.ckpt")
+                         "config": cfg.to_dict(), "num_classes": num_classes, "classes": dataset.classes},
+                        out / "checkpoints" / name, keep_previous=name == "last.ckpt")
         fabric.barrier()
+
+    def fail(what: str) -> None:
+        """Stop on a non-finite loss or gradient: the failing state goes to failed.ckpt for
+        inspection, last.ckpt keeps the last good state (a NaN forward already corrupted the
+        BatchNorm statistics of the weights in memory)."""
+        save("failed", "failed.ckpt")
+        last = out / "checkpoints" / "last.ckpt"
+        where = f"the last good checkpoint is {last}" if last.exists() else "no earlier checkpoint exists"
+        raise FloatingPointError(f"{what}; {where}, the failing state is in {out / 'checkpoints' / 'failed.ckpt'}. "
+                                 "Lower optim.lr, keep optim.grad_clip > 0, raise method.temperature or use "
+                                 "train.precision=32-true.")
 
     logger = MetricsLogger(out, step if state_kind == "resume" else None) if rank0 else None
     bar = None
@@ -242,14 +254,14 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
             with fabric.no_backward_sync(objective, enabled=not last_micro):
                 loss, logs = objective(batch)
                 if not torch.isfinite(loss):
-                    save("failed")
-                    raise FloatingPointError(
-                        f"loss is {float(loss)} at step {step} (epoch {epoch}); the last good state is in "
-                        f"{out / 'checkpoints' / 'last.ckpt'}. Lower optim.lr, raise method.temperature "
-                        "or use train.precision=32-true.")
+                    fail(f"loss is {float(loss)} at step {step} (epoch {epoch})")
                 fabric.backward(loss / cfg.optim.accumulate)
             if not last_micro:
                 continue
+            grads = [p.grad for p in objective.parameters() if p.grad is not None]
+            grad_norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
+            if not torch.isfinite(grad_norm):  # the weights are still the last good ones: keep them
+                fail(f"gradients are not finite at step {step} (epoch {epoch}, loss {float(loss):.4g})")
             if cfg.optim.grad_clip > 0:
                 fabric.clip_gradients(objective, optimizer, max_norm=cfg.optim.grad_clip)
             optimizer.step()

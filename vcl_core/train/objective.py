@@ -102,7 +102,7 @@ class VideoObjective(nn.Module):
         self.name = m.name
         self.encoder = FastSlowEncoder(cfg.model)
         # separate parameters for the long views when scales are not shared
-        self.long_encoder = self.encoder if m.share_scales else FastSlowEncoder(cfg.model)
+        self.separate_long_encoder = None if m.share_scales else FastSlowEncoder(cfg.model)
         dim = self.encoder.embed_dim
         self.projector = ProjectionHead(dim, m.proj_hidden, m.proj_dim, m.proj_layers)
         self.long_ids = list(range(d.long_views))
@@ -159,6 +159,11 @@ class VideoObjective(nn.Module):
                                     warmup_steps=max(1, int(0.3 * self.total_steps)) if m.temperature_schedule == "warmup" else None,
                                     total_steps=self.total_steps if m.temperature_schedule == "cosine" else None)
         return sched(int(self.step))
+
+    @property
+    def long_encoder(self) -> FastSlowEncoder:
+        """The backbone of the long views (the shared one unless ``method.share_scales=false``)."""
+        return self.separate_long_encoder if self.separate_long_encoder is not None else self.encoder
 
     def embed(self, x: torch.Tensor, long: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         h = (self.long_encoder if long else self.encoder)(x)
