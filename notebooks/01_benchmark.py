@@ -93,8 +93,9 @@ savefig(fig, "01_benchmark_gallery", ctx.figures)
 cfg = exp.config([], seed=0)
 baselines = [pd.DataFrame(evaluate_baseline(enc, cfg, variant=name))
              for name, enc in [("mean frame", MeanFrameEncoder()), ("frame average", FrameAverageEncoder())]]
-df = pd.concat(baselines + [exp.sweep({"random init": ["train.epochs=0"], "supervised": ["method.name=supervised"]},
-                                      ctx.seeds)])
+floor_ceiling = {"random init": ["train.epochs=0"],
+                 "supervised": ["method.name=supervised", "method.temporal_negatives=none", "method.global_local=0"]}
+df = pd.concat(baselines + [exp.sweep(floor_ceiling, ctx.seeds)])
 print(summarize(df, protocol="whole").to_string(index=False))
 fig, ax = plt.subplots(figsize=(8, 3.6))
 factor_bars(df, chance=ctx.chance, ax=ax, title="appearance-only floor vs supervised ceiling (dotted: chance)")

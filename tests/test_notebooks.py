@@ -25,7 +25,7 @@ def test_notebook_shape(name):
         assert p in params, f"{name}: parameters cell lacks {p}"
     # notebooks import the package; no model, loss or training code inline
     assert not re.search(r"^class |nn\.Module|optimizer\.step|\.backward\(", src, re.M), name
-    assert f'"{name}.json"' in src or f"'{name}.json'" in src or f"{name}.json" in src
+    assert f'ctx.results_path("{name}")' in src, f"{name} must write figures/results/{name}.json"
 
 
 @pytest.mark.notebook

@@ -44,6 +44,9 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int = 16, pts: list[i
         stream.pix_fmt = pix
         if codec == "libvpx":
             stream.bit_rate = 500_000  # libvpx refuses to open without a rate
+        if codec == "libx264":  # one thread and a fixed quality: the same bytes on every machine
+            stream.options = {"crf": "18", "threads": "1"}
+            stream.thread_count = 1
         if pts is not None:
             from fractions import Fraction
 

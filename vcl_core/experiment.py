@@ -2,9 +2,9 @@
 
 A notebook describes a design axis as named variants, each a list of ``key=value``
 overrides on one preset, and calls :meth:`Experiment.sweep`. Every (variant, seed) is a normal
-run directory under ``runs/`` named by a hash of its full config, so a run that another
-notebook (or an earlier execution) already trained is loaded instead of trained again, and a
-run interrupted half-way resumes. Results come back as a tidy ``pandas.DataFrame`` with one
+run directory under ``runs/`` named by a hash of its full config (seed included), so a run
+that another notebook (or an earlier execution) already trained, under whatever name, is
+loaded instead of trained again, and a run interrupted half-way resumes. Results come back as a tidy ``pandas.DataFrame`` with one
 row per (variant, seed, protocol, factor, metric).
 """
 from __future__ import annotations
@@ -116,8 +116,14 @@ class Experiment:
         return load_config(self.preset, ov + [f"data.root={self.data}", f"train.seed={seed}"])
 
     def run_dir(self, name: str, overrides: list[str], seed: int) -> Path:
-        cfg = self.config(overrides, seed)
-        return Path(self.runs_dir) / f"{name}-s{seed}-{config_hash(cfg)}"
+        """``runs/<name>-<hash>``; a run with the same full config under another name (the
+        default recipe appears in most notebooks) is found by its hash and reused."""
+        h = config_hash(self.config(overrides, seed))
+        found = sorted(Path(self.runs_dir).glob(f"*-{h}"))
+        if found:
+            return found[0]
+        slug = "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")[:40] or "run"
+        return Path(self.runs_dir) / f"{slug}-{h}"
 
     def run(self, name: str, overrides: list[str], seed: int, blocks: tuple[str, ...] = ("probes",)) -> dict:
         """Pretrain (or load) one run and evaluate it (or load its evaluation).
@@ -153,6 +159,20 @@ class Experiment:
         for name, overrides in variants.items():
             for seed in seeds:
                 rows += tidy(self.run(name, overrides, seed, blocks), variant=name, seed=seed)
+        return pd.DataFrame(rows)
+
+
+    def records(self, variants: dict[str, list[str]], seeds: list[int], blocks: tuple[str, ...]):
+        """Like :meth:`sweep`, but every number of every requested evaluation block, as the
+        tidy rows of :func:`vcl_core.eval.schema.records` plus ``variant`` and ``seed``."""
+        import pandas as pd
+
+        from .eval.schema import records
+
+        rows = []
+        for name, overrides in variants.items():
+            for seed in seeds:
+                rows += [{"variant": name, "seed": seed, **r} for r in records(self.run(name, overrides, seed, blocks))]
         return pd.DataFrame(rows)
 
 

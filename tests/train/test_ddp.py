@@ -25,7 +25,8 @@ def test_two_process_ddp_matches_one_process(tiny_bench, tiny_overrides, tmp_pat
     one_l, two_l = torch.tensor(loss("one")), torch.tensor(loss("two"))
     # the first steps agree to float precision (a missing gather or per-process BatchNorm
     # would already differ at step 1: a batch of 4 is not a batch of 8)
-    torch.testing.assert_close(two_l[:3], one_l[:3], rtol=1e-3, atol=1e-4)
+    torch.testing.assert_close(two_l[:1], one_l[:1], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(two_l[:3], one_l[:3], rtol=1e-2, atol=1e-3)
     # later, float noise grows (Adam turns near-zero gradients into +-lr updates), slowly
     torch.testing.assert_close(two_l, one_l, rtol=0.05, atol=1e-3)
     # weights agree as tensors up to that noise

@@ -65,7 +65,8 @@ def test_budget_stop_and_resume_equals_uninterrupted(tiny_bench, tiny_overrides,
 def test_sigkill_mid_epoch_then_resume_gives_the_same_result(tiny_bench, tiny_overrides, tmp_path):
     # MoCo: the momentum encoder and the key queue must survive the restart too
     args = tiny_overrides + [f"data.root={tiny_bench}", "train.epochs=4", "train.ckpt_every=3", "method.name=moco",
-                             "method.queue_size=32", "data.long_views=0", "method.temporal_negatives=none"]
+                             "method.queue_size=32", "data.long_views=0", "method.temporal_negatives=none",
+                             "method.global_local=0"]
     vcl = [sys.executable, "-m", "vcl_core.cli", "pretrain", "--data", str(tiny_bench), "--config", "synthetic",
            "--quiet"]
     killed = tmp_path / "killed"
@@ -74,6 +75,7 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_result(tiny_bench, tiny_ov
     deadline = time.time() + 120
     while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
+    assert proc.poll() is None, f"the run ended before its first checkpoint (exit code {proc.returncode})"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (killed / "summary.json").exists(), "the run finished before it could be killed"

@@ -52,12 +52,12 @@ class DataConfig:
     format: str = "auto"
     fold: int = 1
     short_side: int = 72
-    num_frames: int = 16
-    stride: int = 2
+    num_frames: int = 8
+    stride: int = 1
     num_views: int = 2
-    long_views: int = 0
+    long_views: int = 2
     long_frames: int = 16
-    policy: str = "cvrl"
+    policy: str = "same"
     intra_negatives: int = 0
     min_gap: int = 0
     max_gap: int = -1
@@ -88,6 +88,13 @@ class MethodConfig:
         momentum: base EMA momentum of the key/target encoder, raised to 1 by a cosine schedule.
         bank_momentum, bank_negatives: memory bank update momentum and negatives per step (``bank``).
         w_long, w_short: weights of the long-view and short-clip contrastive terms.
+        memory: ``none``, ``gru`` or ``transformer``: a memory reads the embeddings of the short
+            clips of a video in temporal order (clip views and intra-video windows) and its
+            video embedding is contrasted with the long view's (weight ``memory_weight``);
+            evaluation then reports it as the ``video_model`` view.
+        memory_weight: weight of that term.
+        memory_tbptt: truncated back-propagation through the memory (only the last k clips
+            get gradients; 0 = full).
         share_scales: one backbone for long views and short clips (``false``: a separate,
             identically shaped backbone for the long views; evaluation routes whole-video views
             to it, so ``data.long_frames`` must differ from ``data.num_frames``).
@@ -99,11 +106,11 @@ class MethodConfig:
         pred_hidden: BYOL predictor hidden width.
     """
 
-    name: str = "simclr"
+    name: str = "vcl"
     temperature: float = 0.1
     temperature_schedule: str = "fixed"
     temperature_end: float = 0.1
-    temporal_negatives: str = "none"
+    temporal_negatives: str = "reverse"
     negative_grad: bool = True
     hard_negative_beta: float = 0.0
     queue_size: int = 0
@@ -113,8 +120,11 @@ class MethodConfig:
     bank_negatives: int = 256
     w_long: float = 1.0
     w_short: float = 1.0
+    memory: str = "none"
+    memory_weight: float = 1.0
+    memory_tbptt: int = 0
     share_scales: bool = True
-    global_local: float = 0.0
+    global_local: float = 1.0
     aux_order: float = 0.0
     aux_speed: float = 0.0
     aux_gap: float = 0.0
@@ -196,7 +206,7 @@ class EvalConfig:
         batch_size: videos per forward pass.
     """
 
-    num_clips: int = 4
+    num_clips: int = 6
     whole_frames: int = 16
     knn_k: int = 10
     knn_t: float = 0.07
@@ -211,7 +221,7 @@ class Config:
     temporal augmentation of the short clip views (whole-video views get none)."""
 
     data: DataConfig = field(default_factory=DataConfig)
-    augment: AugmentConfig = field(default_factory=lambda: AugmentConfig(flip_p=0.0))
+    augment: AugmentConfig = field(default_factory=lambda: AugmentConfig(flip_p=0.0, hue=0.5))
     temporal: TemporalAugmentConfig = field(default_factory=TemporalAugmentConfig)
     model: FastSlowConfig = field(default_factory=lambda: FastSlowConfig(widths=(16, 32, 64)))
     method: MethodConfig = field(default_factory=MethodConfig)
@@ -269,9 +279,10 @@ class Config:
             out.append("method.name=moco needs method.queue_size > 0")
         if m.name == "cvrl" and (d.policy != "cvrl" or d.num_views < 2):
             out.append(f"method.name=cvrl needs data.policy=cvrl and data.num_views >= 2 (got {d.policy}, {d.num_views})")
-        if m.name == "byol" and (m.temporal_negatives != "none" or m.hard_negative_beta or d.intra_negatives):
-            out.append("method.name=byol uses no negatives: method.temporal_negatives, method.hard_negative_beta "
-                       "and data.intra_negatives must stay off")
+        if m.name == "byol" and (m.temporal_negatives != "none" or m.hard_negative_beta or d.intra_negatives
+                                 or m.global_local):
+            out.append("method.name=byol uses no negatives: method.temporal_negatives, method.hard_negative_beta, "
+                       "method.global_local and data.intra_negatives must stay off")
         if m.name == "bank" and (d.num_views < 1 and d.long_views < 1):
             out.append("method.name=bank needs a view")
         if m.name == "tclr" and (d.intra_negatives < 1 or d.long_views < 1 or m.global_local <= 0):
@@ -279,8 +290,6 @@ class Config:
                        "method.global_local > 0")
         if m.global_local > 0 and (d.long_views < 1 or d.num_views + d.intra_negatives < 1):
             out.append("method.global_local > 0 needs data.long_views >= 1 and a short clip view")
-        if m.global_local > 0 and self.model.pathways == "fast":
-            out.append("method.global_local needs the slow pathway's time slices (model.pathways != fast)")
         if not m.share_scales and (d.long_views < 1 or d.num_views + d.intra_negatives < 1
                                    or d.long_frames == d.num_frames or m.name in ("supervised", "moco", "byol")
                                    or m.queue_size > 0):
@@ -288,6 +297,13 @@ class Config:
                        "(data.long_views >= 1, data.num_views >= 1, data.long_frames != data.num_frames) "
                        "and a recipe without a momentum encoder")
         clips = d.num_views + d.intra_negatives
+        if m.memory not in ("none", "gru", "transformer"):
+            out.append(f"method.memory={m.memory!r}: choose none, gru or transformer")
+        elif m.memory != "none" and (clips < 2 or d.long_views < 1 or m.name in ("byol", "bank", "supervised")):
+            out.append("method.memory needs 2 short clips (data.num_views + data.intra_negatives), a long view "
+                       "(data.long_views) and a contrastive recipe (not byol, bank or supervised)")
+        elif m.memory == "none" and (m.memory_tbptt or m.memory_weight != MethodConfig.memory_weight):
+            out.append("method.memory_tbptt / memory_weight are only used with method.memory=gru|transformer")
         if m.aux_order > 0 and clips < 3:
             out.append(f"method.aux_order needs 3 clips (data.num_views + data.intra_negatives = {clips})")
         if m.aux_future > 0 and clips < 2:

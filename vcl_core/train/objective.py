@@ -41,7 +41,7 @@ from ..losses import (ClipOrderHead, FutureFeatureHead, KeyQueue, LearnedTempera
                       clip_order_permutations, cosine_momentum, distributed_info_nce, ema_update,
                       frame_difference_magnitude, future_feature_loss, gather_with_grad, info_nce, is_distributed,
                       motion_magnitude_loss, playback_speed_loss, temporal_gap_loss, time_aligned_global_local)
-from ..models import FastSlowEncoder, PredictorHead, ProjectionHead
+from ..models import ClipMemory, FastSlowEncoder, PredictorHead, ProjectionHead
 from .config import Config
 
 CONTRASTIVE = ("simclr", "cvrl", "moco", "bank", "byol", "tclr", "vcl")
@@ -147,6 +147,8 @@ class VideoObjective(nn.Module):
             self.motion_head = PretextHead(dim, 1)
         if m.aux_camera > 0:
             self.camera_head = PretextHead(dim, 4 if cfg.temporal.camera_p > 0 else 2)
+        self.memory = ClipMemory(dim, m.memory, hidden=dim, out_dim=dim, tbptt=m.memory_tbptt) \
+            if m.memory != "none" else None
 
     # ------------------------------------------------------------------ helpers
     def temperature(self) -> torch.Tensor | float:
@@ -175,6 +177,11 @@ class VideoObjective(nn.Module):
         if self.long_encoder is self.encoder:
             return self.encoder
         return ScaleRouter(self.encoder, self.long_encoder, self.cfg.data.long_frames)
+
+    def video_encoder(self) -> nn.Module | None:
+        """``(B, K, 3, T, H, W) -> (B, D)``: the clip encoder plus the memory over the ``K``
+        clips (in time order), or ``None`` without a memory."""
+        return None if self.memory is None else MemoryVideoEncoder(self.encoder, self.memory)
 
     @torch.no_grad()
     def target(self, x: torch.Tensor) -> torch.Tensor:
@@ -214,6 +221,10 @@ class VideoObjective(nn.Module):
             term = self._bank(z, batch, tau)
             logs["loss_bank"] = float(term.detach())
             total = total + term
+        if self.memory is not None:
+            term = self._memory(h, z, batch, tau)
+            logs["loss_memory"] = float(term.detach())
+            total = total + m.memory_weight * term
         if m.global_local > 0:
             term = self._global_local(tokens, z, batch, tau)
             logs["loss_global_local"] = float(term.detach())
@@ -241,24 +252,24 @@ class VideoObjective(nn.Module):
             keys = {b: self.target(views[b]) for b in ids}
         else:
             keys = z
-        extra = []
+        # the anchor played backwards / shuffled is a negative of the anchor itself (the
+        # first view of the scale); intra-video windows and queued keys serve every anchor
+        temporal = None
         if m.temporal_negatives != "none":
             with torch.set_grad_enabled(m.negative_grad):
-                extra += [self.embed(n, long=scale == "long")[1]
-                          for n in temporal_negatives(views[ids[0]], m.temporal_negatives)]
-        if scale == "short" and self.neg_ids:
-            extra += [z[i] for i in self.neg_ids]  # other windows of the same (and other) videos
-        extra_t = torch.cat(extra) if extra else None
+                temporal = torch.cat([self.embed(n, long=scale == "long")[1]
+                                      for n in temporal_negatives(views[ids[0]], m.temporal_negatives)])
+        shared = [z[i] for i in self.neg_ids] if scale == "short" else []  # other windows of each video
         queue = self.queues[scale] if hasattr(self, "queues") and scale in self.queues else None
         if queue is not None and len(queue):
-            qk = queue.keys().to(z[ids[0]].dtype)
-            extra_t = qk if extra_t is None else torch.cat([extra_t, qk])
+            shared.append(queue.keys().to(z[ids[0]].dtype))
         loss, pairs = 0.0, 0
         for a in ids:
             for b in ids:
                 if a == b:
                     continue
-                ex = extra_t
+                parts = ([temporal] if a == ids[0] and temporal is not None else []) + shared
+                ex = torch.cat(parts) if parts else None
                 fn_mask = None
                 if queue is not None and len(queue) and m.mask_same_video:
                     # keys of the same video in the queue are not negatives
@@ -303,6 +314,17 @@ class VideoObjective(nn.Module):
         all_views = self.short_ids or self.long_ids
         self.bank.update(idx, torch.stack([z[i].detach() for i in all_views]).mean(0))
         return loss
+
+    def _memory(self, h, z, batch, tau) -> torch.Tensor:
+        """The memory reads the short clips in time order; its video embedding must pick out
+        the same video's long view among the batch (InfoNCE both ways)."""
+        clips = self.short_ids + self.neg_ids
+        order = batch["windows"][:, clips, 0].to(h[clips[0]].device).argsort(dim=1)
+        stacked = torch.stack([h[c] for c in clips], 1)
+        seq = torch.gather(stacked, 1, order[..., None].expand(-1, -1, stacked.shape[2]))
+        video = self.projector(self.memory(seq))
+        long = z[self.long_ids[0]]
+        return 0.5 * (info_nce(video, long, tau) + info_nce(long, video, tau))
 
     def _global_local(self, tokens, z, batch, tau) -> torch.Tensor:
         """Each short clip (views and intra-video windows) picks out the time slice of the
@@ -365,6 +387,19 @@ class VideoObjective(nn.Module):
                 target = torch.nan_to_num(target)
             out["camera"] = camera_motion_loss(self.camera_head(h[v]), target, valid)
         return out
+
+
+class MemoryVideoEncoder(nn.Module):
+    """A video embedding from ``K`` clips: each through the clip encoder, then the memory."""
+
+    def __init__(self, encoder: FastSlowEncoder, memory: ClipMemory):
+        super().__init__()
+        self.encoder, self.memory = encoder, memory
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        b, k = clips.shape[:2]
+        h = self.encoder(clips.flatten(0, 1)).reshape(b, k, -1)
+        return self.memory(h)
 
 
 class ScaleRouter(nn.Module):

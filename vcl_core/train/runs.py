@@ -14,12 +14,8 @@ from .config import Config, config_from_dict
 from .objective import build_objective
 
 
-def load_run(run_dir: str | Path) -> tuple[Config, torch.nn.Module]:
-    """The config and the trained encoder (eval mode, CPU) of a run directory.
-
-    Raises:
-        FileNotFoundError: the directory has no ``config.yaml`` or no checkpoint.
-    """
+def load_objective(run_dir: str | Path) -> tuple[Config, torch.nn.Module]:
+    """The config and the whole trained objective (encoder, heads, memory) of a run."""
     run = Path(run_dir)
     cfg_path, ckpt_path = run / "config.yaml", run / "checkpoints" / "last.ckpt"
     if not cfg_path.exists() or not ckpt_path.exists():
@@ -27,8 +23,23 @@ def load_run(run_dir: str | Path) -> tuple[Config, torch.nn.Module]:
                                 "create one with `vcl pretrain --out DIR`")
     cfg = config_from_dict(yaml.safe_load(cfg_path.read_text()))
     ck = load_checkpoint(ckpt_path)
-    objective = build_objective(cfg, ck.get("num_classes"))
+    objective = build_objective(cfg, ck.get("num_classes"), num_videos=_bank_size(ck))
     objective.load_state_dict(ck["model"])
+    return cfg, objective.eval()
+
+
+def _bank_size(ck: dict) -> int:
+    bank = ck["model"].get("bank.bank")
+    return int(bank.shape[0]) if bank is not None else 0
+
+
+def load_run(run_dir: str | Path) -> tuple[Config, torch.nn.Module]:
+    """The config and the trained encoder (eval mode, CPU) of a run directory.
+
+    Raises:
+        FileNotFoundError: the directory has no ``config.yaml`` or no checkpoint.
+    """
+    cfg, objective = load_objective(run_dir)
     return cfg, objective.evaluation_encoder().eval()
 
 
@@ -43,7 +54,9 @@ def evaluate_run(run_dir: str | Path, data_root: str | Path | None = None, json_
         device: ``cuda`` when available by default.
         blocks: evaluation blocks to run (``None``: every block the labels allow).
     """
-    cfg, encoder = load_run(run_dir)
+    cfg, objective = load_objective(run_dir)
+    encoder = objective.evaluation_encoder()
+    video_encoder = objective.video_encoder() if hasattr(objective, "video_encoder") else None
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     root = str(data_root or cfg.data.root)
     index = load_index(root, "auto" if data_root else cfg.data.format, cfg.data.fold)
@@ -53,7 +66,8 @@ def evaluate_run(run_dir: str | Path, data_root: str | Path | None = None, json_
     res = evaluate_encoder(encoder.to(device), index, source, num_frames=cfg.data.num_frames, stride=cfg.data.stride,
                            crop_size=cfg.augment.crop_size, num_clips=e.num_clips, whole_frames=e.whole_frames,
                            knn_k=e.knn_k, knn_t=e.knn_t, probe_wd=e.probe_wd, probe_iter=e.probe_epochs,
-                           batch_size=e.batch_size, device=device, blocks=blocks)
+                           batch_size=e.batch_size, device=device, blocks=blocks,
+                           video_encoder=video_encoder.to(device) if video_encoder is not None else None)
     res["meta"].update(run_dir=str(run_dir), method=cfg.method.name, data_root=root)
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,108 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent,ipynb
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · Augmentation: invariance to nuisances, sensitivity to time
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vcl-core/vcl_core/blob/main/notebooks/06_augmentation_robustness.ipynb)
+#
+# **Question.** Which augmentations buy invariance to nuisances (lighting, camera motion,
+# frame-rate change), and which destroy the temporal sensitivity we want? Each variant changes
+# one thing in the default recipe. The probes are trained on clean features and scored on
+# perturbed copies of the test set (lighting drift, camera shake, 2x frame rate, 30% frame
+# drops); we report the drop from clean accuracy. Shuffling is tried both ways: as an
+# augmentation (a shuffled clip is a positive) and as a negative (a shuffled clip must be told
+# apart).
+#
+# **Runtime.** CPU (2 cores): about 25 min at full size, about two minutes with `SMOKE = True`. GPU: about 6 min.
+
+# %% tags=["parameters"]
+# SMOKE = True shrinks everything so CI runs the notebook in about a minute
+SMOKE = False
+# random seeds per variant (error bars are the std over seeds)
+SEEDS = 3
+# benchmark directory ("" = $VCL_DATA or ../data/synth-small, generated if missing)
+DATA = ""
+# where run directories are cached, shared by all notebooks ("" = $VCL_RUNS or ../runs)
+RUNS = ""
+# where figures and results/*.json go ("" = $VCL_FIGURES or ../figures)
+FIGURES = ""
+
+# %%
+try:
+    import vcl_core  # noqa: F401
+except ImportError:  # on Colab: install the package (and its notebook extras) from GitHub
+    # %pip install -q "vcl_core[notebooks] @ git+https://github.com/vcl-core/vcl_core"
+    pass
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from vcl_core.experiment import compare, notebook_setup, save_results, summarize
+from vcl_core.viz import factor_bars, savefig
+
+ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
+exp = ctx.experiment()
+
+# %% [markdown]
+# ## Variants
+
+# %%
+variants = {
+    "default": [],
+    "+ horizontal flip": ["augment.flip_p=0.5"],
+    "weak colour jitter": ["augment.hue=0.1"],
+    "+ shuffle as augmentation": ["temporal.shuffle_p=0.5"],
+    "+ shuffle as negative": ["method.temporal_negatives=both"],
+    "+ speed augmentation": ["temporal.speeds=[0.5,1,2]"],
+    "+ camera & lighting": ["temporal.camera_p=0.5", "temporal.lighting_p=0.5"],
+}
+rec = exp.records(variants, ctx.seeds, blocks=("probes", "robustness"))
+df = rec[(rec.block == "probes") & (rec.protocol == "linear") & (rec.metric == "top1")].rename(
+    columns={"view": "protocol_view"})
+df = df.assign(protocol=df.protocol_view, factor=df.task, metric="linear_top1")[
+    ["variant", "seed", "protocol", "factor", "metric", "value"]]
+print(summarize(df, protocol="whole").to_string(index=False))
+
+# %% [markdown]
+# ## Robustness: accuracy drop under test-time perturbations
+# Linear probe fitted on clean train features, scored on the perturbed test set
+# (`vcl_core.eval.robustness`), whole-video view. Positive numbers are points lost.
+
+# %%
+drops = rec[(rec.block == "robustness") & (rec.view == "whole") & (rec.protocol == "linear")
+            & (rec.metric == "drop")]
+table = drops.groupby(["variant", "condition", "task"], sort=False).value.mean().unstack(["task", "condition"])
+print((100 * table).round(1).to_string())
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(18, 4.2), gridspec_kw={"width_ratios": [3, 2, 2]})
+factor_bars(df, chance=ctx.chance, ax=axes[0], title="clean accuracy (whole-video view)")
+for ax, task in zip(axes[1:], ["motion", "order"]):
+    sub = drops[drops.task == task].groupby(["variant", "condition"], sort=False).value.mean().unstack()
+    sns.heatmap(100 * sub, annot=True, fmt=".0f", cmap="RdBu_r", center=0, ax=ax, cbar=False)
+    ax.set(title=f"{task}: drop under perturbation (points)", xlabel="", ylabel="")
+savefig(fig, "06_augmentation_robustness", ctx.figures)
+
+# %%
+t = summarize(df, protocol="whole").set_index(["variant", "factor"])["mean"]
+hurt = [v for v in variants if v != "default" and min(t[(v, "motion")] - t[("default", "motion")],
+                                                      t[(v, "order")] - t[("default", "order")]) < -0.05]
+mean_drop = drops.groupby("variant", sort=False).value.mean()
+conclusion = ("Clean accuracy (whole-video view, mean ± std) — " + compare(df)
+              + ". Variants that lose more than 5 points on a temporal factor: " + (", ".join(hurt) or "none")
+              + ". Mean drop under the four perturbations (points, all factors): "
+              + ", ".join(f"{k} {100 * v:.1f}" for k, v in mean_drop.items()) + ".")
+print(conclusion)
+save_results(ctx.results_path("06_augmentation_robustness"), "06_augmentation_robustness", df, SMOKE, conclusion,
+             robustness_drop_points={f"{v} | {c} | {k}": 100 * float(x) for (v, c, k), x in
+                                     drops.groupby(["variant", "condition", "task"], sort=False).value.mean().items()})

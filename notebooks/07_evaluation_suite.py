@@ -1,0 +1,125 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent,ipynb
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 · The evaluation suite: every protocol, written down next to its number
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vcl-core/vcl_core/blob/main/notebooks/07_evaluation_suite.ipynb)
+#
+# **Question.** What does each protocol say about the main recipes, and do they agree? Every
+# block of the evaluation suite runs on the frozen encoders of five runs (seed 0): random
+# initialisation, the default recipe, MoCo with a queue, BYOL, and the supervised ceiling.
+# Each number below carries its protocol: linear probe, kNN, retrieval R@k and fine-tuning
+# (never mixed), temporal sensitivity probes (playback speed, forward / reversed / shuffled
+# order), robustness to perturbations, seen vs unseen factor combinations, representation
+# diagnostics, and captioning. `vcl_core.eval.schema.PROTOCOL_DOCS` documents each in one line.
+#
+# **Runtime.** CPU (2 cores): about 10 min at full size (training reused from earlier notebooks), about two minutes with `SMOKE = True`. GPU: about 3 min.
+
+# %% tags=["parameters"]
+# SMOKE = True shrinks everything so CI runs the notebook in about a minute
+SMOKE = False
+# random seeds per variant (error bars are the std over seeds)
+SEEDS = 3
+# benchmark directory ("" = $VCL_DATA or ../data/synth-small, generated if missing)
+DATA = ""
+# where run directories are cached, shared by all notebooks ("" = $VCL_RUNS or ../runs)
+RUNS = ""
+# where figures and results/*.json go ("" = $VCL_FIGURES or ../figures)
+FIGURES = ""
+
+# %%
+try:
+    import vcl_core  # noqa: F401
+except ImportError:  # on Colab: install the package (and its notebook extras) from GitHub
+    # %pip install -q "vcl_core[notebooks] @ git+https://github.com/vcl-core/vcl_core"
+    pass
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from vcl_core.eval.schema import PROTOCOL_DOCS
+from vcl_core.experiment import notebook_setup, save_results
+from vcl_core.viz import savefig
+
+ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
+exp = ctx.experiment()
+for name, doc in PROTOCOL_DOCS.items():
+    print(f"{name:>18}: {doc}")
+
+# %%
+queue = 64 if SMOKE else 1024
+recipes = {
+    "random init": ["train.epochs=0"],
+    "default": [],
+    "MoCo queue": ["method.name=moco", f"method.queue_size={queue}"],
+    "negative-free (BYOL)": ["method.name=byol", "method.temporal_negatives=none", "method.global_local=0"],
+    "supervised": ["method.name=supervised", "method.temporal_negatives=none", "method.global_local=0"],
+}
+blocks = ("probes", "finetune", "temporal", "robustness", "generalisation", "diagnostics", "captioning")
+rec = exp.records(recipes, ctx.seeds[:1], blocks=blocks)
+
+# %% [markdown]
+# ## Protocols side by side (whole-video view; fine-tuning updates the encoder)
+
+# %%
+sel = rec[(rec.view == "whole") & (((rec.block == "probes") & rec.protocol.isin(["linear", "knn"]) & (rec.metric == "top1"))
+                                   | ((rec.block == "probes") & (rec.metric == "r@1"))
+                                   | (rec.block == "finetune"))]
+sel = sel.assign(protocol_metric=sel.protocol + " " + sel.metric)
+print(sel.pivot_table(index=["variant", "task"], columns="protocol_metric", values="value", sort=False)
+      .mul(100).round(1).to_string())
+
+# %%
+temporal = rec[(rec.block == "temporal") & (rec.view == "clip") & (rec.protocol == "linear")]
+rob = rec[(rec.block == "robustness") & (rec.view == "whole") & (rec.protocol == "linear") & (rec.metric == "drop")]
+gen = rec[(rec.block == "generalisation") & (rec.view == "whole") & (rec.protocol == "linear") & (rec.metric == "top1")]
+diag = rec[(rec.block == "diagnostics") & (rec.view == "whole")]
+cap = rec[(rec.block == "captioning") & (rec.protocol == "caption_decoder") & (rec.metric == "slot_accuracy")
+          & (rec.condition == "")]
+fig, axes = plt.subplots(2, 3, figsize=(18, 8.5))
+sns.barplot(data=sel[sel.task.isin(["motion", "order"])], x="protocol_metric", y="value", hue="variant",
+            ax=axes[0, 0], errorbar=None)
+axes[0, 0].set(title="motion and order: protocols (mean of the two factors)", xlabel="", ylabel="accuracy / recall")
+sns.barplot(data=temporal, x="task", y="value", hue="variant", ax=axes[0, 1], errorbar=None)
+axes[0, 1].set(title="temporal sensitivity probes (clip level)", xlabel="", ylabel="linear top-1")
+sns.barplot(data=rob, x="condition", y="value", hue="variant", ax=axes[0, 2], errorbar=None)
+axes[0, 2].set(title="robustness: drop in linear top-1 (all factors)", xlabel="", ylabel="points lost (fraction)")
+sns.barplot(data=gen[gen.task.isin(["shape", "motion"])], x="condition", y="value", hue="variant", ax=axes[1, 0],
+            errorbar=None)
+axes[1, 0].set(title="seen vs unseen (shape, motion) combinations", xlabel="", ylabel="linear top-1")
+d = diag.pivot_table(index="variant", columns="protocol", values="value").reset_index()
+sns.scatterplot(data=d, x="uniformity", y="effective_rank", hue="variant", s=90, ax=axes[1, 1])
+axes[1, 1].set(title="diagnostics (whole-video view)")
+sns.barplot(data=cap, x="task", y="value", hue="variant", ax=axes[1, 2], errorbar=None)
+axes[1, 2].set(title="captioning: per-slot accuracy", xlabel="", ylabel="accuracy")
+for ax in axes.flat:
+    if ax.get_legend():
+        ax.legend(fontsize=7)
+savefig(fig, "07_evaluation_suite", ctx.figures)
+
+# %%
+lin = rec[(rec.block == "probes") & (rec.view == "whole") & (rec.protocol == "linear") & (rec.metric == "top1")]
+ft = rec[(rec.block == "finetune") & (rec.view == "whole")]
+pivot = lambda x: x.pivot_table(index="variant", columns="task", values="value", sort=False)  # noqa: E731
+lp, fp = pivot(lin), pivot(ft)
+speed = temporal[temporal.task == "playback_speed"].set_index("variant").value
+conclusion = ("Linear probe (whole view) vs fine-tuning (whole view), motion/order in %: "
+              + "; ".join(f"{v} {100 * lp.loc[v, 'motion']:.0f}/{100 * lp.loc[v, 'order']:.0f} vs "
+                          f"{100 * fp.loc[v, 'motion']:.0f}/{100 * fp.loc[v, 'order']:.0f}" for v in lp.index)
+              + ". Playback-speed probe: " + ", ".join(f"{k} {100 * x:.0f}%" for k, x in speed.items())
+              + ". One seed per recipe: read differences of a few points as noise.")
+print(conclusion)
+tidy = lin.assign(protocol="whole", factor=lin.task, metric="linear_top1")[
+    ["variant", "seed", "protocol", "factor", "metric", "value"]]
+save_results(ctx.results_path("07_evaluation_suite"), "07_evaluation_suite", tidy, SMOKE, conclusion,
+             records=rec.to_dict(orient="records"))

@@ -1,0 +1,119 @@
+"""Every recipe builds, runs a training step on real clips, and does what its name says."""
+import pytest
+import torch
+
+from vcl_core.data import collate_views, load_index
+from vcl_core.train import build_objective, load_config
+from vcl_core.train.loop import build_train_dataset
+from vcl_core.train.objective import temporal_negatives
+
+RECIPES = {
+    "vcl (default)": [],
+    "simclr": ["method.name=simclr", "method.global_local=0"],
+    "cvrl": ["method.name=cvrl", "data.policy=cvrl", "data.long_views=0", "method.global_local=0"],
+    "moco": ["method.name=moco", "method.queue_size=16"],
+    "bank": ["method.name=bank"],
+    "byol": ["method.name=byol", "method.temporal_negatives=none", "method.global_local=0"],
+    "tclr": ["method.name=tclr", "data.intra_negatives=2", "method.global_local=1.0", "method.temporal_negatives=none"],
+    "vcl": ["method.name=vcl", "method.global_local=1.0", "method.queue_size=16"],
+    "memory": ["method.memory=gru", "data.policy=rho", "data.num_views=3", "method.memory_tbptt=1"],
+    "separate scales": ["method.share_scales=false"],
+    "auxiliaries": ["data.intra_negatives=1", "data.policy=cvrl", "method.aux_order=1", "method.aux_future=1",
+                    "method.aux_gap=1", "method.aux_motion=1", "method.aux_camera=1", "temporal.speeds=[1,2]",
+                    "method.aux_speed=1"],
+    "schedules": ["method.temperature_schedule=cosine", "method.temperature_end=0.2", "method.hard_negative_beta=0.5"],
+    "learned temperature": ["method.temperature_schedule=learned"],
+    "supervised": ["method.name=supervised", "method.temporal_negatives=none", "method.global_local=0"],
+}
+
+
+def _setup(tiny_bench, tiny_overrides, overrides, n=6):
+    cfg = load_config("synthetic", tiny_overrides + [f"data.root={tiny_bench}", *overrides])
+    records = load_index(tiny_bench).split("train")
+    cols = ["shape", "motion", "order"] if cfg.method.name == "supervised" else ()
+    ds = build_train_dataset(cfg, records, cols)
+    batch = collate_views([ds[(0, i)] for i in range(n)])
+    torch.manual_seed(0)
+    obj = build_objective(cfg, {c: len(v) for c, v in ds.classes.items()}, num_videos=len(records))
+    return cfg, obj, batch
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_recipe_trains_one_step(name, tiny_bench, tiny_overrides):
+    cfg, obj, batch = _setup(tiny_bench, tiny_overrides, RECIPES[name])
+    loss, logs = obj(batch)
+    assert torch.isfinite(loss) and logs["loss"] == pytest.approx(float(loss), rel=1e-5)
+    loss.backward()
+    grads = [p.grad for n, p in obj.named_parameters() if n.startswith("encoder.") and p.grad is not None]
+    assert grads and any(g.abs().sum() > 0 for g in grads)
+    if hasattr(obj, "after_step"):
+        obj.after_step(0, 10)
+    enc = obj.evaluation_encoder()
+    assert enc(batch["views"][0][:2]).shape == (2, enc.embed_dim)
+
+
+def test_temporal_negatives_reverse_and_shuffle():
+    x = torch.arange(2 * 3 * 5 * 1 * 1, dtype=torch.float32).reshape(2, 3, 5, 1, 1)
+    rev, shuf = temporal_negatives(x, "both", torch.Generator().manual_seed(0))
+    torch.testing.assert_close(rev, x.flip(2))
+    assert not torch.equal(shuf, x) and torch.equal(shuf.sort(dim=2).values, x)
+    assert temporal_negatives(x, "none") == []
+
+
+def test_reversed_anchor_enters_the_denominator(tiny_bench, tiny_overrides):
+    _, with_neg, batch = _setup(tiny_bench, tiny_overrides, [])
+    cfg = load_config("synthetic", tiny_overrides + [f"data.root={tiny_bench}", "method.temporal_negatives=none"])
+    without = build_objective(cfg)
+    without.load_state_dict(with_neg.state_dict())
+    with_neg.eval(), without.eval()  # same BatchNorm statistics for both
+    with torch.no_grad():
+        assert float(with_neg(batch)[0]) > float(without(batch)[0])
+
+
+def test_moco_queue_fills_and_target_follows_online(tiny_bench, tiny_overrides):
+    _, obj, batch = _setup(tiny_bench, tiny_overrides, RECIPES["moco"])
+    assert len(obj.queues["long"]) == 0
+    obj(batch)
+    assert len(obj.queues["long"]) == len(obj.queues["short"]) == 6
+    before = [p.clone() for p in obj.target_encoder.parameters()]
+    with torch.no_grad():
+        for p in obj.encoder.parameters():
+            p.add_(1.0)
+    obj.after_step(0, 100)
+    moved = [(b - a).abs().max() for a, b in zip(before, obj.target_encoder.parameters())]
+    assert all(0 < float(m) < 1.0 for m in moved)  # an EMA step toward the online network
+
+
+def test_memory_bank_updates_the_batch_entries(tiny_bench, tiny_overrides):
+    _, obj, batch = _setup(tiny_bench, tiny_overrides, RECIPES["bank"])
+    idx = batch["video"]
+    before = obj.bank.get(idx).clone()
+    others = obj.bank.bank[[i for i in range(obj.bank.bank.shape[0]) if i not in set(idx.tolist())]].clone()
+    obj(batch)
+    assert not torch.allclose(obj.bank.get(idx), before)
+    torch.testing.assert_close(obj.bank.bank[[i for i in range(obj.bank.bank.shape[0]) if i not in set(idx.tolist())]],
+                               others)
+
+
+def test_memory_gives_a_video_level_encoder(tiny_bench, tiny_overrides):
+    cfg, obj, batch = _setup(tiny_bench, tiny_overrides, RECIPES["memory"])
+    video = obj.video_encoder()
+    clips = torch.stack([batch["views"][2][:3], batch["views"][3][:3]], 1)  # (B, K, 3, T, H, W)
+    assert video(clips).shape == (3, obj.encoder.embed_dim)
+    assert build_objective(load_config("synthetic", [f"data.root={tiny_bench}"])).video_encoder() is None
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (["method.name=simclr", "method.queue_size=64"], "method.queue_size"),
+    (["method.temperature_end=0.2"], "method.temperature_end"),
+    (["method.memory_tbptt=2"], "method.memory_tbptt"),
+    (["method.name=moco"], "method.queue_size > 0"),
+    (["method.name=byol"], "method.temporal_negatives"),
+    (["method.name=tclr"], "data.intra_negatives"),
+    (["method.aux_order=1"], "method.aux_order"),
+    (["method.aux_speed=1"], "temporal.speeds"),
+    (["method.share_scales=false", "data.long_frames=8"], "data.long_frames != data.num_frames"),
+])
+def test_options_a_recipe_would_ignore_are_rejected(overrides, key):
+    with pytest.raises(ValueError, match=key.replace(".", r"\.").replace(">", ">").replace("!", "!")):
+        load_config("synthetic", overrides)
