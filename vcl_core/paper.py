@@ -17,18 +17,33 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
 FIGURE_DIR = ROOT / "figures"
 
+#: per notebook: design axis, the claim or question it tests, its figures, runtime CPU / GPU
+NOTEBOOK_INFO = {
+    "00_quickstart": ("end to end", "Pretraining beats random initialisation on both temporal factors.",
+                      ["00_quickstart"], "6 min", "2 min"),
+    "01_benchmark": ("benchmark", "Appearance alone is at chance on the temporal factors; labels can teach them.",
+                     ["01_benchmark_gallery", "01_benchmark_floor_ceiling"], "5 min", "2 min"),
+    "02_pair_definition": ("pair definitions", "Which clips should be positives, which negatives?",
+                           ["02_pair_definition", "02_cvrl_gap"], "15 min", "4 min"),
+    "03_momentum_vs_memory_bank": ("negatives", "In-batch vs MoCo queue vs memory bank vs negative-free; "
+                                   "batch, queue, hard negatives, temperature.",
+                                   ["03_momentum_vs_memory_bank"], "22 min", "5 min"),
+    "04_clip_lengths_multiscale": ("temporal scales", "Does multi-scale (+ cross-scale) contrast learn the "
+                                   "long-term factor better than one clip length? Predictive tasks, memory.",
+                                   ["04_clip_lengths_multiscale"], "30 min", "7 min"),
+    "05_fast_slow_fusion": ("encoder", "Slow vs fast vs two-stream with concat / gating / cross-attention; "
+                            "where temporal attention looks.", ["05_fast_slow_fusion", "05_temporal_attention"],
+                            "20 min", "5 min"),
+    "06_augmentation_robustness": ("augmentation", "Which augmentations buy invariance, which destroy temporal "
+                                   "sensitivity?", ["06_augmentation_robustness"], "28 min", "7 min"),
+    "07_evaluation_suite": ("evaluation", "Every protocol on the main recipes, each number with its protocol.",
+                            ["07_evaluation_suite"], "8 min", "3 min"),
+    "08_efficiency": ("efficiency", "Negatives, parameter sharing, heads, checkpointing, precision, cache, "
+                      "clip length.", ["08_efficiency"], "8 min", "3 min"),
+}
 #: the notebooks, in execution order (later ones reuse runs cached by earlier ones)
-NOTEBOOKS = [
-    "00_quickstart",
-    "01_benchmark",
-    "02_pair_definition",
-    "03_momentum_vs_memory_bank",
-    "04_clip_lengths_multiscale",
-    "05_fast_slow_fusion",
-    "06_augmentation_robustness",
-    "07_evaluation_suite",
-    "08_efficiency",
-]
+NOTEBOOKS = list(NOTEBOOK_INFO)
+COLAB = "https://colab.research.google.com/github/vcl-core/vcl_core/blob/main/notebooks"
 
 
 def sync_notebooks(names: list[str] | None = None, check: bool = False) -> list[str]:
@@ -135,6 +150,58 @@ def results_table(results_dir: str | Path = FIGURE_DIR / "results") -> str:
     return "\n".join(lines)
 
 
+def notebook_table() -> str:
+    """The README's table of notebooks (axis, question, runtime, Colab badge, JupyterLab link)."""
+    lines = ["| notebook | design axis | question | CPU (2 cores) | GPU | open |", "|---|---|---|---|---|---|"]
+    for name, (axis, claim, _, cpu, gpu) in NOTEBOOK_INFO.items():
+        lines.append(f"| [`{name}`](notebooks/{name}.ipynb) | {axis} | {claim} | {cpu} | {gpu} | "
+                     f"[![Colab](https://colab.research.google.com/assets/colab-badge.svg)]({COLAB}/{name}.ipynb) "
+                     f"[JupyterLab](notebooks/{name}.py) |")
+    return "\n".join(lines)
+
+
+def gallery(results_dir: str | Path = FIGURE_DIR / "results") -> str:
+    """The README's figure gallery: each figure with the claim it tests and the measured
+    answer (the conclusion the notebook printed, from its JSON)."""
+    out = []
+    for name, (axis, claim, figures, _, _) in NOTEBOOK_INFO.items():
+        path = Path(results_dir) / f"{name}.json"
+        answer = json.loads(path.read_text())["conclusion"] if path.exists() else "(not run yet: `make figures`)"
+        out += [f"### {name} · {axis}", "", f"**Tested:** {claim}", ""]
+        out += [f"![{name}](figures/{fig}.png)" for fig in figures]
+        out += ["", f"**Measured:** {answer}", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def replace_block(text: str, marker: str, content: str) -> str:
+    """Replace what stands between ``<!-- marker:start -->`` and ``<!-- marker:end -->``."""
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    if start not in text or end not in text:
+        raise ValueError(f"markers {start} ... {end} not found")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{content.strip()}\n{end}{tail}"
+
+
+def render_docs(readme: str | Path = ROOT / "README.md", paper: str | Path = ROOT / "PAPER.md",
+                check: bool = False) -> list[str]:
+    """Regenerate the generated blocks of README.md and PAPER.md from NOTEBOOK_INFO and the
+    JSON; with ``check=True`` write nothing and return the files that are out of date."""
+    stale = []
+    for path in (readme, paper):
+        path = Path(path)
+        old = text = path.read_text()
+        if "<!-- notebooks:start -->" in text:
+            text = replace_block(text, "notebooks", notebook_table())
+        if "<!-- gallery:start -->" in text:
+            text = replace_block(text, "gallery", gallery())
+        if text != old:
+            stale.append(path.name)
+            if not check:
+                path.write_text(text)
+    return stale
+
+
 def write_results_table(results_dir: str | Path = FIGURE_DIR / "results",
                         out: str | Path = FIGURE_DIR / "results.md") -> Path:
     """Regenerate ``figures/results.md`` from the JSON files."""
@@ -148,5 +215,6 @@ def main(data: str, smoke: bool = False, only: list[str] | None = None) -> int:
     sync_notebooks()
     run_notebooks(data, smoke=smoke, only=only)
     path = write_results_table()
-    print(f"wrote {path.relative_to(ROOT)} and figures/*.png|svg")
+    render_docs()
+    print(f"wrote {path.relative_to(ROOT)}, figures/*.png|svg and the generated parts of README.md and PAPER.md")
     return 0

@@ -1,0 +1,38 @@
+"""Guards of the reproducible paper: README, make figures and figures/ agree."""
+import re
+
+from vcl_core.paper import NOTEBOOKS, ROOT, results_table
+
+
+def test_every_notebook_is_in_the_readme_with_a_colab_badge():
+    readme = (ROOT / "README.md").read_text()
+    for name in NOTEBOOKS:
+        assert f"notebooks/{name}.ipynb" in readme, f"README does not link {name}"
+        assert f"colab.research.google.com/github/vcl-core/vcl_core/blob/main/notebooks/{name}.ipynb" in readme
+
+
+def test_every_figure_the_readme_shows_exists():
+    readme = (ROOT / "README.md").read_text()
+    figures = re.findall(r"\((figures/[^)]+\.(?:png|svg))\)", readme)
+    assert figures, "the README shows no figure"
+    missing = [f for f in figures if not (ROOT / f).exists()]
+    assert not missing, f"README references missing figures: {missing} (run make figures)"
+
+
+def test_make_figures_runs_every_notebook():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "vcl notebooks" in makefile  # which runs vcl_core.paper.NOTEBOOKS, all of them
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_results_table_lists_every_notebook_that_has_results():
+    results = sorted((ROOT / "figures" / "results").glob("*.json"))
+    table = results_table()
+    for f in results:
+        assert f"## {f.stem}" in table
+
+
+def test_generated_parts_of_readme_and_paper_are_up_to_date():
+    from vcl_core.paper import render_docs
+
+    assert render_docs(check=True) == [], "README.md / PAPER.md are stale: run `vcl notebooks` (make figures)"
