@@ -208,7 +208,10 @@ class FrameCache:
             return target
         info = self.probes.probe(rec.path, self.backend)
         size = scaled_size(info.height, info.width, self.short_side)
-        frames = read_frames(rec.path, range(info.num_frames), size, info.backend)
+        # a file decord could not open goes straight to PyAV; others keep the fallback chain,
+        # since decord can open a file and still fail to resize it (some output widths)
+        backend = "pyav" if info.backend == "pyav" else self.backend
+        frames = read_frames(rec.path, range(info.num_frames), size, backend)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
             np.save(f, np.ascontiguousarray(frames))
