@@ -83,9 +83,16 @@ def best(df, factor: str, protocol: str = "whole", metric: str = "linear_top1") 
     return str(sub.loc[sub["mean"].idxmax(), "variant"])
 
 
+#: config keys that change how fast a run goes, not what it learns; left out of the hash
+NOT_HASHED = (("train", "compile"),)
+
+
 def config_hash(cfg: Config) -> str:
     """A short stable hash of a full config (the run directory's name suffix)."""
-    return hashlib.sha1(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+    d = cfg.to_dict()
+    for section, key in NOT_HASHED:
+        d[section].pop(key, None)
+    return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
 
 
 @dataclass

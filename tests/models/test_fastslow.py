@@ -176,3 +176,13 @@ def test_drop_path_is_active_in_training_only():
     assert not torch.allclose(a, b)                   # a different set of branches dropped
     assert not torch.allclose(a, plain(x))
     torch.testing.assert_close(enc.eval()(x), plain.eval()(x))
+
+
+def test_single_pathway_rejects_fusion_options():
+    import pytest
+
+    from vcl_core.models import FastSlowConfig
+
+    with pytest.raises(ValueError, match="nothing to fuse"):
+        FastSlowConfig(pathways="slow", fusion="gate")
+    FastSlowConfig(pathways="fast")  # concat (the default) is fine

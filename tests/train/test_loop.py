@@ -107,3 +107,20 @@ def test_random_init_run_and_evaluation_schema(tiny_bench, tiny_overrides, tmp_p
         assert set(m) == {"linear_top1", "knn_top1", "retrieval_r1", "retrieval_r5"}
         assert all(0.0 <= v <= 1.0 for v in m.values())
     assert set(res["protocols"]) == {"clips", "whole"} and res["meta"]["video_embedding"] == "whole"
+
+
+def test_collapse_warning_thresholds():
+    from vcl_core.train.loop import collapse_warning
+
+    assert collapse_warning({"embedding_std": 0.088, "effective_rank": 40.0}, 128, 5) is None
+    msg = collapse_warning({"embedding_std": 0.001, "effective_rank": 1.1}, 128, 7)
+    assert msg and "step 7" in msg and "collapse" in msg
+    assert collapse_warning({"embedding_std": 0.08, "effective_rank": 1.2}, 128, 1)  # one direction
+
+
+def test_compiled_encoder_saves_plain_names(tiny_bench, tiny_overrides, tmp_path):
+    pretrain(_cfg(tiny_bench, tiny_overrides, "train.epochs=0", "train.compile=true"), tmp_path / "c", progress=False)
+    state = load_checkpoint(tmp_path / "c" / "checkpoints" / "last.ckpt")["model"]
+    assert state and not any("_orig_mod" in k for k in state)
+    _, enc = load_run(tmp_path / "c")  # loads into an uncompiled model
+    assert enc(torch.randn(2, 3, 8, 32, 32)).shape == (2, enc.embed_dim)

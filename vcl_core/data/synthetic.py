@@ -317,8 +317,14 @@ def generate(out: str | Path, cfg: SynthConfig | str = "small", seed: int = 0,
     if meta_path.exists() and json.loads(meta_path.read_text()) != meta:
         raise FileExistsError(f"{out} holds a benchmark with another config or seed; "
                               "choose an empty directory or delete it first")
-    meta_path.write_text(json.dumps(meta, indent=2))
     rows = _plan(cfg, seed)
+    done = out / "labels.csv"
+    if (meta_path.exists() and done.exists() and (out / "frames.csv").exists()
+            and all((out / "videos" / f"v_synth_g{r['group'] + 1:02d}_c{r['clip']:03d}.mp4").exists() for r in rows)):
+        if progress:
+            print(f"{out} already holds this benchmark (config and seed match); nothing to do")
+        return done
+    meta_path.write_text(json.dumps(meta, indent=2))
     groups = [_group_params(np.random.default_rng([seed, 1, g])) for g in range(cfg.num_groups)]
     iterator = enumerate(rows)
     if progress:

@@ -94,7 +94,9 @@ class FastSlowConfig:
                    f"{len(self.slow_kt)}); for 4 stages set all three, e.g. depths=[2,2,2,2] slow_kt=[1,1,3,3]"),
                   (all(k >= 1 and k % 2 == 1 for k in (self.fast_kt, *self.slow_kt)),
                    "fast_kt and slow_kt must be odd (same padding keeps T)"),
-                  (0 <= self.drop_path < 1, "drop_path must be in [0, 1)")]
+                  (0 <= self.drop_path < 1, "drop_path must be in [0, 1)"),
+                  (self.pathways == "both" or (self.fusion == "concat" and not self.xattn_bidirectional),
+                   "fusion (gate/xattn) needs both pathways: a single-pathway network has nothing to fuse")]
         for ok, msg in checks:
             if not ok:
                 raise ValueError(f"FastSlowConfig: {msg} (got {self})")

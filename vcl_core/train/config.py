@@ -172,6 +172,8 @@ class TrainConfig:
         log_every: steps between CSV log rows.
         ckpt_every: steps between mid-epoch checkpoints (0 = only at epoch ends).
         channels_last: use the ``channels_last_3d`` memory format (faster 3D convs on CPU).
+        compile: ``torch.compile`` the encoder (falls back to eager with a warning where it does
+            not work; checkpoints keep plain parameter names).
         sync_bn: synchronise BatchNorm statistics across processes (DDP); with it, ``devices=N``
             at ``batch_size=B`` trains like one process at ``N * B``.
         threads: torch CPU threads (0 = leave torch's default).
@@ -190,6 +192,7 @@ class TrainConfig:
     ckpt_every: int = 0
     channels_last: bool = True
     sync_bn: bool = False
+    compile: bool = False
     threads: int = 0
 
 

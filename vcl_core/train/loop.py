@@ -88,8 +88,10 @@ def _check_run_dir(out: Path, cfg: Config, resume: bool) -> str:
         return "fresh"
     old = config_from_dict(yaml.safe_load(cfg_path.read_text())).to_dict()
     new = cfg.to_dict()
-    # the time budget belongs to one invocation (``--max-minutes``), not to the run
-    old["train"]["max_minutes"] = new["train"]["max_minutes"]
+    # the time budget belongs to one invocation (``--max-minutes``), not to the run; compiling
+    # changes speed only
+    for key in ("max_minutes", "compile"):
+        old["train"][key] = new["train"][key]
     if old != new:
         diff = _diff(old, new)
         raise FileExistsError(f"{out} holds a run with a different config ({diff}); "
@@ -179,6 +181,10 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
         objective = convert_sync_batchnorm(objective, fabric.device.type)
     if t.channels_last:
         objective = objective.to(memory_format=torch.channels_last_3d)
+    if t.compile:  # the encoder only: heads and losses are cheap and change shape between recipes
+        from ..models import maybe_compile
+
+        objective.encoder = maybe_compile(objective.encoder)
     optimizer = torch.optim.AdamW(param_groups(objective, cfg.optim.weight_decay), lr=cfg.optim.lr)
     steps_per_epoch = sampler.batches_per_epoch // cfg.optim.accumulate
     total_steps = max(1, steps_per_epoch * t.epochs)
@@ -190,7 +196,7 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
     bad_videos: dict[str, str] = {}
     if state_kind == "resume":
         ck = load_checkpoint(out / "checkpoints" / "last.ckpt")
-        objective.load_state_dict(ck["model"])
+        objective.load_state_dict(_with_compiled_names(ck["model"], objective.state_dict()))
         optimizer.load_state_dict(ck["optimizer"])
         scheduler.load_state_dict(ck["scheduler"])
         step, epoch, batch_in_epoch = ck["step"], ck["epoch"], ck["batch_in_epoch"]
@@ -206,7 +212,7 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
         else:
             rngs = rng_state()
         if rank0:
-            atomic_save({"model": objective.state_dict(), "optimizer": optimizer.state_dict(),
+            atomic_save({"model": _plain_names(objective.state_dict()), "optimizer": optimizer.state_dict(),
                          "scheduler": scheduler.state_dict(), "step": step, "epoch": epoch,
                          "batch_in_epoch": batch_in_epoch, "bad_total": bad_total, "bad_videos": bad_videos,
                          "elapsed": elapsed_before + time.time() - t0, "rng": rngs, "status": status,
@@ -232,6 +238,7 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
 
         bar = tqdm(total=total_steps, initial=step, desc="pretrain", unit="step", dynamic_ncols=True)
 
+    collapse = None
     t0 = time.time()
     deadline = t0 + t.max_minutes * 60 if t.max_minutes > 0 else float("inf")
     status = "complete"
@@ -277,6 +284,10 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
                 keys = sorted(logs)
                 vals = fabric.all_reduce(torch.tensor([logs[k] for k in keys], dtype=torch.float64), reduce_op="mean")
                 logs = dict(zip(keys, vals.tolist()))
+            if log_now and collapse is None and "embedding_std" in logs:
+                collapse = collapse_warning(logs, cfg.method.proj_dim, step)
+                if collapse and rank0:
+                    print(f"warning: {collapse}")
             if logger is not None and log_now:
                 logger.log({"step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0],
                             "clips_per_s": clips_per_batch * cfg.optim.accumulate / step_s,
@@ -305,7 +316,7 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
     summary = {"status": status, "steps": step, "total_steps": total_steps, "epochs_done": epoch,
                "wall_s": round(elapsed_before + time.time() - t0, 1), "bad_clips": bad_total,
                "bad_videos": bad_videos, "train_videos": len(records), "world_size": fabric.world_size,
-               "device": str(fabric.device), "split_note": index.split_note}
+               "device": str(fabric.device), "split_note": index.split_note, "collapse_warning": collapse}
     if rank0:
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
         msg = f"{status}: {step}/{total_steps} steps in {summary['wall_s']:.0f} s"
@@ -315,6 +326,30 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
             msg += "; time budget spent, continue with --resume"
         print(msg)
     return RunResult(out, summary)
+
+
+def collapse_warning(logs: dict, dim: int, step: int) -> str | None:
+    """A message when the projections look collapsed: per-dimension std of the normalised
+    embeddings under ``0.2 / sqrt(dim)`` (uniformly spread ones have ``~1 / sqrt(dim)``,
+    SimSiam's diagnostic) or an effective rank under 1.5 (all in one direction)."""
+    std, rank = logs.get("embedding_std"), logs.get("effective_rank", float("inf"))
+    if std is not None and (std < 0.2 / dim ** 0.5 or rank < 1.5):
+        return (f"representation collapse at step {step}: embedding std {std:.4f} (healthy ~{1 / dim ** 0.5:.3f}), "
+                f"effective rank {rank:.2f}. Check the temperature, the learning rate, and for negative-free "
+                "recipes the predictor and momentum.")
+    return None
+
+
+def _plain_names(state: dict) -> dict:
+    """State-dict names without torch.compile's ``_orig_mod.``, so checkpoints load into
+    uncompiled models (evaluation, other machines)."""
+    return {k.replace("_orig_mod.", ""): v for k, v in state.items()}
+
+
+def _with_compiled_names(state: dict, target: dict) -> dict:
+    """Map plain checkpoint names onto a (possibly compiled) model's names."""
+    names = {k.replace("_orig_mod.", ""): k for k in target}
+    return {names.get(k, k): v for k, v in state.items()}
 
 
 def t_workers(cfg: Config) -> int:

@@ -41,6 +41,7 @@ from ..losses import (ClipOrderHead, FutureFeatureHead, KeyQueue, LearnedTempera
                       clip_order_permutations, cosine_momentum, distributed_info_nce, ema_update,
                       frame_difference_magnitude, future_feature_loss, gather_with_grad, info_nce, is_distributed,
                       motion_magnitude_loss, playback_speed_loss, temporal_gap_loss, time_aligned_global_local)
+from ..eval.diagnostics import effective_rank, embedding_std
 from ..models import ClipMemory, FastSlowEncoder, PredictorHead, ProjectionHead
 from .config import Config
 
@@ -234,7 +235,11 @@ class VideoObjective(nn.Module):
             total = total + getattr(m, f"aux_{name}") * term
         logs["temperature"] = float(tau.detach()) if torch.is_tensor(tau) else float(tau)
         logs["loss"] = float(total.detach())
-        logs["embedding_std"] = float(F.normalize(z[0].detach().float(), dim=1).std(0).mean())
+        # collapse monitoring (the loop warns when these fall): SimSiam's embedding std and
+        # the effective rank of the batch's projections
+        zz = z[0].detach().float()
+        logs["embedding_std"] = float(embedding_std(zz))
+        logs["effective_rank"] = float(effective_rank(zz))
         return total, logs
 
     def _contrast(self, scale: str, ids: list[int], views, z, batch, tau) -> torch.Tensor:
