@@ -33,10 +33,11 @@ def _check_shapes(enc: FastSlowEncoder, t: int, h: int, w: int) -> None:
         assert slow is None and "slow" not in weights
 
 
-@pytest.mark.parametrize("pathways", ["both", "slow", "fast"])
-@pytest.mark.parametrize("fusion", ["concat", "gate", "xattn"])
+@pytest.mark.parametrize("pathways,fusion", [("both", "concat"), ("both", "gate"), ("both", "xattn"),
+                                             ("slow", "concat"), ("fast", "concat")])
 def test_shapes_every_variant(pathways, fusion):
-    """T = 7 is not divisible by alpha = 4; 37 x 61 is odd in both directions."""
+    """T = 7 is not divisible by alpha = 4; 37 x 61 is odd in both directions. (A single pathway has
+    nothing to fuse, so gate/xattn are only valid with both: see test_single_pathway_rejects_fusion_options.)"""
     enc = tiny(pathways=pathways, fusion=fusion, xattn_bidirectional=fusion == "xattn")
     _check_shapes(enc, 7, 37, 61)
 

@@ -253,7 +253,9 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int, codec: str = "li
                 crf: int = 18) -> None:
     """Encode uint8 ``(T, H, W, 3)`` frames with PyAV (H.264 in MP4 by default).
 
-    Encoding runs single-threaded so the same frames give the same bytes on every machine.
+    Colour conversion happens here, explicitly, and encoding runs single-threaded: with both,
+    the same frames give the same bytes (leaving the RGB->YUV conversion to the encoder gave
+    different bytes on some runs of the same process).
     """
     import av
 
@@ -267,7 +269,8 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int, codec: str = "li
         if codec == "libx264":
             stream.options = {"crf": str(crf), "preset": "medium", "threads": "1"}
         for img in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24").reformat(format="yuv420p")
+            for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)

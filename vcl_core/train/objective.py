@@ -235,11 +235,12 @@ class VideoObjective(nn.Module):
             total = total + getattr(m, f"aux_{name}") * term
         logs["temperature"] = float(tau.detach()) if torch.is_tensor(tau) else float(tau)
         logs["loss"] = float(total.detach())
-        # collapse monitoring (the loop warns when these fall): SimSiam's embedding std and
-        # the effective rank of the batch's projections
+        # collapse monitoring (the loop warns when these fall): SimSiam's embedding std and the
+        # effective rank of the batch's projections (NaN once the step diverged: the loop stops on it)
         zz = z[0].detach().float()
-        logs["embedding_std"] = float(embedding_std(zz))
-        logs["effective_rank"] = float(effective_rank(zz))
+        finite = bool(torch.isfinite(zz).all())
+        logs["embedding_std"] = float(embedding_std(zz)) if finite else float("nan")
+        logs["effective_rank"] = float(effective_rank(zz)) if finite else float("nan")
         return total, logs
 
     def _contrast(self, scale: str, ids: list[int], views, z, batch, tau) -> torch.Tensor:
