@@ -10,6 +10,8 @@ TORCH  ?= torch==2.13.0
 PRESET ?= small
 DATA   ?= data/synth-$(PRESET)
 ONLY   ?=
+# notebooks executed side by side (cores/JOBS torch threads each); 2 suits a 2-core CPU, 1 a GPU
+JOBS   ?= 2
 
 .PHONY: figures test venv data lab clean-runs
 
@@ -27,7 +29,7 @@ data: venv
 	$(BIN)/vcl synth --out $(DATA) --preset $(PRESET)
 
 figures: data
-	$(BIN)/vcl notebooks --data $(DATA) $(if $(ONLY),--only $(ONLY),)
+	$(BIN)/vcl notebooks --data $(DATA) --jobs $(JOBS) $(if $(ONLY),--only $(ONLY),)
 
 test: venv
 	$(BIN)/python -m pytest -q

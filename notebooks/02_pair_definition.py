@@ -26,7 +26,7 @@
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute
 SMOKE = False
 # random seeds per variant (error bars are the std over seeds)
-SEEDS = 3
+SEEDS = 2
 # benchmark directory ("" = $VCL_DATA or ../data/synth-small, generated if missing)
 DATA = ""
 # where run directories are cached, shared by all notebooks ("" = $VCL_RUNS or ../runs)

@@ -35,6 +35,8 @@ def test_notebook_runs_in_smoke_mode(name, tiny_bench, tmp_path_factory):
 
     runs = tmp_path_factory.getbasetemp() / "notebook_runs"  # shared: later notebooks reuse runs
     figures = tmp_path_factory.mktemp(f"fig_{name}")
+    committed = ROOT / "figures" / "results" / f"{name}.json"
+    before = committed.read_bytes() if committed.exists() else None
     pm.execute_notebook(str(NOTEBOOK_DIR / f"{name}.ipynb"), str(figures / f"{name}.out.ipynb"),
                         parameters={"SMOKE": True, "DATA": str(tiny_bench), "RUNS": str(runs), "FIGURES": str(figures)},
                         kernel_name="python3", cwd=str(NOTEBOOK_DIR), progress_bar=False)
@@ -44,7 +46,21 @@ def test_notebook_runs_in_smoke_mode(name, tiny_bench, tmp_path_factory):
         if row["metric"].endswith(("top1", "_r1", "_r5", "_r10")):
             assert 0.0 <= row["mean"] <= 1.0, row
     assert list(figures.glob("*.png")), "the notebook saved no figure"
-    assert not (ROOT / "figures" / "results" / f"{name}.json").exists() or True  # committed figures untouched
+    after = committed.read_bytes() if committed.exists() else None
+    assert after == before, "a smoke run wrote into the committed figures/"
+
+
+@pytest.mark.notebook
+def test_two_notebooks_side_by_side_share_their_runs(tiny_bench, tmp_path):
+    """`vcl notebooks --jobs 2`: 00 and 01 both need the random-init runs; each is trained once."""
+    from vcl_core.paper import run_notebooks
+
+    times = run_notebooks(str(tiny_bench), smoke=True, only=["00", "01"], runs=str(tmp_path / "runs"),
+                          figures=str(tmp_path / "fig"), out_dir=tmp_path / "out", jobs=2, log=lambda m: None)
+    assert sorted(times) == ["00_quickstart", "01_benchmark"]
+    assert {p.stem for p in (tmp_path / "fig" / "results").glob("*.json")} == set(times)
+    hashes = [p.name.rsplit("-", 1)[1] for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".")]
+    assert len(hashes) == len(set(hashes)), "a run was trained twice under two names"
 
 
 def test_results_table_is_up_to_date():

@@ -36,3 +36,16 @@ def test_generated_parts_of_readme_and_paper_are_up_to_date():
     from vcl_core.paper import render_docs
 
     assert render_docs(check=True) == [], "README.md / PAPER.md are stale: run `vcl notebooks` (make figures)"
+
+
+def test_the_readme_copy_a_module_snippet_runs():
+    import re
+
+    import torch
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Copy a module", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    scope = {"clip_a": torch.randn(2, 3, 8, 32, 32), "clip_b": torch.randn(2, 3, 8, 32, 32)}
+    exec(code, scope)  # noqa: S102 - the README's own example
+    assert torch.isfinite(scope["loss"]) and scope["loss"].ndim == 0

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,6 +96,29 @@ def config_hash(cfg: Config) -> str:
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
 
 
+@contextmanager
+def run_lock(runs_dir: str | Path, key: str):
+    """Hold ``<runs_dir>/.locks/<key>.lock`` exclusively (blocking until it is free).
+
+    Notebooks executed side by side (``vcl notebooks --jobs 2``) share runs, the default
+    recipe above all; whoever takes the lock first trains, the other waits and then loads the
+    finished run. Without ``fcntl`` (Windows) there is no lock: run one notebook at a time.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path = Path(runs_dir) / ".locks" / f"{key}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 @dataclass
 class Experiment:
     """Runs of one notebook.
@@ -139,14 +163,15 @@ class Experiment:
         cached in the run directory as ``eval-<blocks>.json``.
         """
         cfg = self.config(overrides, seed)
-        out = self.run_dir(name, overrides, seed)
         t0 = time.time()
-        res = pretrain(cfg, out, resume=True, progress=False)
-        eval_path = out / f"eval-{'-'.join(blocks)}.json"
-        if eval_path.exists() and eval_path.stat().st_mtime >= (out / "checkpoints" / "last.ckpt").stat().st_mtime:
-            results = json.loads(eval_path.read_text())
-        else:
-            results = evaluate_run(out, json_path=eval_path, blocks=tuple(blocks))
+        with run_lock(self.runs_dir, config_hash(cfg)):
+            out = self.run_dir(name, overrides, seed)  # after the lock: another job may have made it
+            res = pretrain(cfg, out, resume=True, progress=False)
+            eval_path = out / f"eval-{'-'.join(blocks)}.json"
+            if eval_path.exists() and eval_path.stat().st_mtime >= (out / "checkpoints" / "last.ckpt").stat().st_mtime:
+                results = json.loads(eval_path.read_text())
+            else:
+                results = evaluate_run(out, json_path=eval_path, blocks=tuple(blocks))
         if self.verbose:
             main = results["tasks"]
             print(f"  {name:<22} seed {seed}: " + "  ".join(f"{k} {v['linear_top1']:.3f}" for k, v in main.items())

@@ -74,9 +74,19 @@ def sync_notebooks(names: list[str] | None = None, check: bool = False) -> list[
     return stale
 
 
+def _execute(name: str, params: dict, out_dir: str) -> float:
+    """Execute one notebook with papermill (a top-level function, so worker processes can run it)."""
+    import papermill as pm
+
+    t0 = time.time()
+    pm.execute_notebook(str(NOTEBOOK_DIR / f"{name}.ipynb"), str(Path(out_dir) / f"{name}.ipynb"),
+                        parameters=params, kernel_name="python3", cwd=str(NOTEBOOK_DIR), progress_bar=False)
+    return time.time() - t0
+
+
 def run_notebooks(data: str, smoke: bool = False, only: list[str] | None = None, runs: str | None = None,
                   figures: str | None = None, out_dir: str | Path = ROOT / "build" / "notebooks",
-                  log=None) -> dict[str, float]:
+                  log=None, jobs: int = 1) -> dict[str, float]:
     """Execute notebooks with papermill; returns wall seconds per notebook.
 
     Args:
@@ -85,9 +95,12 @@ def run_notebooks(data: str, smoke: bool = False, only: list[str] | None = None,
         only: names or number prefixes (``["04", "05_fast_slow_fusion"]``) to run.
         runs, figures: ``RUNS`` and ``FIGURES`` parameters (default: ``runs/`` and ``figures/``).
         out_dir: where executed copies (with outputs) are written; never committed.
+        jobs: notebooks executed side by side. Each kernel gets ``cores // jobs`` torch threads
+            (``OMP_NUM_THREADS``, unless already set); runs two notebooks share (the default
+            recipe) are trained once, under a lock (:func:`vcl_core.experiment.run_lock`).
+            On a 2-core CPU, two one-thread jobs train 1.66x faster than one two-thread job
+            (0.83 s vs 0.69 s per step each, the ``synthetic`` preset).
     """
-    import papermill as pm
-
     log = log or (lambda msg: print(msg, flush=True))
     names = [n for n in NOTEBOOKS if not only or any(n == o or n.startswith(o) for o in only)]
     if only and not names:
@@ -97,15 +110,26 @@ def run_notebooks(data: str, smoke: bool = False, only: list[str] | None = None,
     params = {"SMOKE": smoke, "DATA": str(Path(data).resolve()),
               "RUNS": str(Path(runs or ROOT / "runs").resolve()),
               "FIGURES": str(Path(figures or FIGURE_DIR).resolve())}
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
     times = {}
     total0 = time.time()
-    for i, name in enumerate(names, 1):
-        t0 = time.time()
-        log(f"[{i}/{len(names)}] {name} ...")
-        pm.execute_notebook(str(NOTEBOOK_DIR / f"{name}.ipynb"), str(out_dir / f"{name}.ipynb"),
-                            parameters=params, kernel_name="python3", cwd=str(NOTEBOOK_DIR), progress_bar=False)
-        times[name] = time.time() - t0
-        log(f"[{i}/{len(names)}] {name} done in {times[name] / 60:.1f} min")
+    if jobs == 1:
+        for i, name in enumerate(names, 1):
+            log(f"[{i}/{len(names)}] {name} ...")
+            times[name] = _execute(name, params, str(out_dir))
+            log(f"[{i}/{len(names)}] {name} done in {times[name] / 60:.1f} min")
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+        log(f"{len(names)} notebooks, {jobs} at a time, {os.environ['OMP_NUM_THREADS']} torch thread(s) each")
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+            futures = {pool.submit(_execute, name, params, str(out_dir)): name for name in names}
+            for i, fut in enumerate(as_completed(futures), 1):
+                times[futures[fut]] = fut.result()
+                log(f"[{i}/{len(names)}] {futures[fut]} done in {times[futures[fut]] / 60:.1f} min")
     log(f"all {len(names)} notebooks in {(time.time() - total0) / 60:.1f} min")
     return times
 
@@ -250,11 +274,11 @@ def write_results_table(results_dir: str | Path = FIGURE_DIR / "results",
     return Path(out)
 
 
-def main(data: str, smoke: bool = False, only: list[str] | None = None) -> int:
+def main(data: str, smoke: bool = False, only: list[str] | None = None, jobs: int = 1) -> int:
     """What ``vcl notebooks`` does: sync pairs, run notebooks, rebuild the results table."""
     os.environ.setdefault("PYTHONHASHSEED", "0")
     sync_notebooks()
-    run_notebooks(data, smoke=smoke, only=only)
+    run_notebooks(data, smoke=smoke, only=only, jobs=jobs)
     path = write_results_table()
     render_docs()
     print(f"wrote {path.relative_to(ROOT)}, figures/*.png|svg and the generated parts of README.md and PAPER.md")

@@ -1,0 +1,77 @@
+"""The notebooks' run cache: runs are keyed by their full config, shared across names, and
+trained once even when two notebooks ask for the same run at the same time."""
+import threading
+import time
+
+import pytest
+
+from vcl_core.experiment import Experiment, config_hash, run_lock
+from vcl_core.paper import run_notebooks
+
+
+def test_run_lock_serialises_holders(tmp_path):
+    events = []
+    held = threading.Event()
+
+    def first():
+        with run_lock(tmp_path, "abc"):
+            events.append("first in")
+            held.set()
+            time.sleep(0.4)
+            events.append("first out")
+
+    def second():
+        held.wait()
+        with run_lock(tmp_path, "abc"):
+            events.append("second in")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert events == ["first in", "first out", "second in"]
+
+
+def test_other_keys_do_not_wait(tmp_path):
+    with run_lock(tmp_path, "a"):
+        t0 = time.time()
+        with run_lock(tmp_path, "b"):
+            pass
+        assert time.time() - t0 < 1.0
+
+
+def test_same_config_under_two_names_is_one_run(tiny_bench, tmp_path):
+    exp = Experiment(data=str(tiny_bench), runs_dir=str(tmp_path), smoke=True, verbose=False)
+    a = exp.run_dir("default", [], 0)
+    assert a.name == f"default-{config_hash(exp.config([], 0))}"
+    a.mkdir(parents=True)
+    assert exp.run_dir("same segment", [], 0) == a  # found by its hash
+    assert exp.run_dir("default", [], 1) != a  # another seed is another run
+
+
+@pytest.mark.slow
+def test_two_jobs_asking_for_one_run_train_it_once(tiny_bench, tmp_path):
+    exp = Experiment(data=str(tiny_bench), runs_dir=str(tmp_path), smoke=True, verbose=False)
+    results = [None, None]
+
+    def job(i, name):
+        results[i] = exp.run(name, ["train.epochs=2"], 0)
+
+    threads = [threading.Thread(target=job, args=(i, n)) for i, n in enumerate(["default", "same segment"])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    runs = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert len(runs) == 1
+    steps = [line.split(",")[0] for line in (runs[0] / "metrics.csv").read_text().splitlines()[1:]]
+    assert len(steps) == len(set(steps)), "two jobs wrote the same steps: the run was trained twice"
+    assert results[0]["tasks"] == results[1]["tasks"]
+
+
+def test_bad_jobs_and_unknown_notebooks_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="jobs must be >= 1"):
+        run_notebooks(str(tmp_path), only=["00"], jobs=0, out_dir=tmp_path)
+    with pytest.raises(ValueError, match="matches no notebook"):
+        run_notebooks(str(tmp_path), only=["99_nothing"], out_dir=tmp_path)
