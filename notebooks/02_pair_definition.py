@@ -70,6 +70,9 @@ savefig(fig, "02_cvrl_gap", ctx.figures)
 
 # %% [markdown]
 # ## The four pair definitions, same budget
+# Plus one sampling choice of the whole-video views: TSN's per-segment jitter (each frame at
+# random within its segment) against the default shared offset (all frames move together,
+# evenly spaced). Notebook 01 shows what the jitter does to the supervised ceiling.
 
 # %%
 variants = {
@@ -77,6 +80,7 @@ variants = {
     "neighbours (CVRL gap)": ["data.policy=cvrl"],
     "rho clips (3)": ["data.policy=rho", "data.num_views=3"],
     "intra-video negatives": ["data.intra_negatives=2"],
+    "TSN jitter (long views)": ["data.long_jitter=segment"],
 }
 df = exp.sweep(variants, ctx.seeds)
 print(summarize(df, protocol="whole").to_string(index=False))

@@ -19,7 +19,10 @@
 # perturbed copies of the test set (lighting drift, camera shake, 2x frame rate, 30% frame
 # drops); we report the drop from clean accuracy. Shuffling is tried both ways: as an
 # augmentation (a shuffled clip is a positive) and as a negative (a shuffled clip must be told
-# apart).
+# apart). Frame dropping (a dropped frame repeats the last kept one), spatio-temporal tube
+# masking (half the cells hidden for the whole clip) and reversal as an augmentation (a clip
+# played backwards is a *positive*, the opposite of the default recipe's reversed negative)
+# complete the temporal augmentations of `vcl_core.data.temporal_augment`.
 #
 # **Runtime.** CPU (2 cores): about 25 min at full size, about two minutes with `SMOKE = True`. GPU: about 6 min.
 
@@ -64,6 +67,9 @@ variants = {
     "+ shuffle as negative": ["method.temporal_negatives=both"],
     "+ speed augmentation": ["temporal.speeds=[0.5,1,2]"],
     "+ camera & lighting": ["temporal.camera_p=0.5", "temporal.lighting_p=0.5"],
+    "+ frame dropping": ["temporal.drop_p=0.2"],
+    "+ tube masking": ["temporal.mask_ratio=0.5"],
+    "+ reversal as augmentation": ["temporal.reverse_p=0.5"],
 }
 rec = exp.records(variants, ctx.seeds, blocks=("probes", "robustness"))
 df = rec[(rec.block == "probes") & (rec.protocol == "linear") & (rec.metric == "top1")].rename(
@@ -84,7 +90,7 @@ table = drops.groupby(["variant", "condition", "task"], sort=False).value.mean()
 print((100 * table).round(1).to_string())
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(18, 4.2), gridspec_kw={"width_ratios": [3, 2, 2]})
+fig, axes = plt.subplots(1, 3, figsize=(18, 5.2), gridspec_kw={"width_ratios": [3, 2, 2]})
 factor_bars(df, chance=ctx.chance, ax=axes[0], title="clean accuracy (whole-video view)")
 for ax, task in zip(axes[1:], ["motion", "order"]):
     sub = drops[drops.task == task].groupby(["variant", "condition"], sort=False).value.mean().unstack()

@@ -49,3 +49,14 @@ def test_the_readme_copy_a_module_snippet_runs():
     scope = {"clip_a": torch.randn(2, 3, 8, 32, 32), "clip_b": torch.randn(2, 3, 8, 32, 32)}
     exec(code, scope)  # noqa: S102 - the README's own example
     assert torch.isfinite(scope["loss"]) and scope["loss"].ndim == 0
+
+
+def test_runtimes_are_merged_in_notebook_order(tmp_path):
+    from vcl_core.paper import read_runtimes, record_runtimes
+
+    path = tmp_path / "runtimes.json"
+    record_runtimes({"02_pair_definition": 600.0}, jobs=2, path=path)
+    record_runtimes({"00_quickstart": 90.0, "02_pair_definition": 300.0}, jobs=1, path=path)
+    data = read_runtimes(path)
+    assert list(data["minutes"]) == ["00_quickstart", "02_pair_definition"]
+    assert data["minutes"] == {"00_quickstart": 1.5, "02_pair_definition": 5.0} and data["jobs"] == 1

@@ -17,29 +17,29 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
 FIGURE_DIR = ROOT / "figures"
 
-#: per notebook: design axis, the claim or question it tests, its figures, runtime CPU / GPU
+#: per notebook: design axis, the claim or question it tests, its figures (runtimes are measured:
+#: ``figures/runtimes.json``, written by ``vcl notebooks``)
 NOTEBOOK_INFO = {
     "00_quickstart": ("end to end", "Pretraining beats random initialisation on both temporal factors.",
-                      ["00_quickstart"], "6 min", "2 min"),
+                      ["00_quickstart"]),
     "01_benchmark": ("benchmark", "Appearance alone is at chance on the temporal factors; labels can teach them.",
-                     ["01_benchmark_gallery", "01_benchmark_floor_ceiling"], "5 min", "2 min"),
+                     ["01_benchmark_gallery", "01_benchmark_floor_ceiling"]),
     "02_pair_definition": ("pair definitions", "Which clips should be positives, which negatives?",
-                           ["02_pair_definition", "02_cvrl_gap"], "15 min", "4 min"),
+                           ["02_pair_definition", "02_cvrl_gap"]),
     "03_momentum_vs_memory_bank": ("negatives", "In-batch vs MoCo queue vs memory bank vs negative-free; "
                                    "batch, queue, hard negatives, temperature.",
-                                   ["03_momentum_vs_memory_bank"], "22 min", "5 min"),
+                                   ["03_momentum_vs_memory_bank"]),
     "04_clip_lengths_multiscale": ("temporal scales", "Does multi-scale (+ cross-scale) contrast learn the "
                                    "long-term factor better than one clip length? Predictive tasks, memory.",
-                                   ["04_clip_lengths_multiscale"], "30 min", "7 min"),
+                                   ["04_clip_lengths_multiscale"]),
     "05_fast_slow_fusion": ("encoder", "Slow vs fast vs two-stream with concat / gating / cross-attention; "
-                            "where temporal attention looks.", ["05_fast_slow_fusion", "05_temporal_attention"],
-                            "20 min", "5 min"),
+                            "where temporal attention looks.", ["05_fast_slow_fusion", "05_temporal_attention"]),
     "06_augmentation_robustness": ("augmentation", "Which augmentations buy invariance, which destroy temporal "
-                                   "sensitivity?", ["06_augmentation_robustness"], "28 min", "7 min"),
+                                   "sensitivity?", ["06_augmentation_robustness"]),
     "07_evaluation_suite": ("evaluation", "Every protocol on the main recipes, each number with its protocol.",
-                            ["07_evaluation_suite"], "8 min", "3 min"),
+                            ["07_evaluation_suite"]),
     "08_efficiency": ("efficiency", "Negatives, parameter sharing, heads, checkpointing, precision, cache, "
-                      "clip length.", ["08_efficiency"], "8 min", "3 min"),
+                      "clip length.", ["08_efficiency"]),
 }
 #: the notebooks, in execution order (later ones reuse runs cached by earlier ones)
 NOTEBOOKS = list(NOTEBOOK_INFO)
@@ -174,11 +174,36 @@ def results_table(results_dir: str | Path = FIGURE_DIR / "results") -> str:
     return "\n".join(lines)
 
 
+RUNTIMES = FIGURE_DIR / "runtimes.json"
+
+
+def record_runtimes(times: dict[str, float], jobs: int, path: str | Path = RUNTIMES) -> Path:
+    """Merge the wall minutes of full-size notebook runs into ``figures/runtimes.json`` (what the
+    README's runtime column shows). With ``jobs > 1`` notebooks shared the cores and runs trained
+    by an earlier notebook are loaded, not retrained, so a notebook run alone takes longer."""
+    import platform
+
+    path = Path(path)
+    old = json.loads(path.read_text()) if path.exists() else {}
+    minutes = {**old.get("minutes", {}), **{k: round(v / 60, 1) for k, v in times.items()}}
+    data = {"machine": f"{os.cpu_count()} CPU cores, {platform.machine()}, no GPU", "jobs": jobs,
+            "minutes": {k: minutes[k] for k in NOTEBOOKS if k in minutes}}
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def read_runtimes(path: str | Path = RUNTIMES) -> dict:
+    path = Path(path)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def notebook_table() -> str:
     """The README's table of notebooks (axis, question, runtime, Colab badge, JupyterLab link)."""
-    lines = ["| notebook | design axis | question | CPU (2 cores) | GPU | open |", "|---|---|---|---|---|---|"]
-    for name, (axis, claim, _, cpu, gpu) in NOTEBOOK_INFO.items():
-        lines.append(f"| [`{name}`](notebooks/{name}.ipynb) | {axis} | {claim} | {cpu} | {gpu} | "
+    lines = ["| notebook | design axis | question | CPU (2 cores, measured) | GPU | open |", "|---|---|---|---|---|---|"]
+    runtimes = read_runtimes()
+    for name, (axis, claim, _) in NOTEBOOK_INFO.items():
+        cpu = f"{runtimes['minutes'][name]:.0f} min" if name in runtimes.get("minutes", {}) else "not run yet"
+        lines.append(f"| [`{name}`](notebooks/{name}.ipynb) | {axis} | {claim} | {cpu} | not measured | "
                      f"[![Colab](https://colab.research.google.com/assets/colab-badge.svg)]({COLAB}/{name}.ipynb) "
                      f"[JupyterLab](notebooks/{name}.py) |")
     return "\n".join(lines)
@@ -188,7 +213,7 @@ def gallery(results_dir: str | Path = FIGURE_DIR / "results") -> str:
     """The README's figure gallery: each figure with the claim it tests and the measured
     answer (the conclusion the notebook printed, from its JSON)."""
     out = []
-    for name, (axis, claim, figures, _, _) in NOTEBOOK_INFO.items():
+    for name, (axis, claim, figures) in NOTEBOOK_INFO.items():
         path = Path(results_dir) / f"{name}.json"
         answer = json.loads(path.read_text())["conclusion"] if path.exists() else "(not run yet: `make figures`)"
         out += [f"### {name} · {axis}", "", f"**Tested:** {claim}", ""]
@@ -278,7 +303,9 @@ def main(data: str, smoke: bool = False, only: list[str] | None = None, jobs: in
     """What ``vcl notebooks`` does: sync pairs, run notebooks, rebuild the results table."""
     os.environ.setdefault("PYTHONHASHSEED", "0")
     sync_notebooks()
-    run_notebooks(data, smoke=smoke, only=only, jobs=jobs)
+    times = run_notebooks(data, smoke=smoke, only=only, jobs=jobs)
+    if not smoke:
+        record_runtimes(times, jobs)
     path = write_results_table()
     render_docs()
     print(f"wrote {path.relative_to(ROOT)}, figures/*.png|svg and the generated parts of README.md and PAPER.md")

@@ -58,6 +58,25 @@ def test_whole_view_covers_the_video_in_order():
         assert np.all(j // 3 == np.arange(16))
 
 
+def test_shared_jitter_keeps_whole_views_evenly_spaced():
+    """TSN's per-segment jitter makes the spacing between a whole view's frames vary (1 to 5
+    source frames here), which scrambles sub-second motion; ``shared`` moves all frames by one
+    offset, so the spacing stays the video's length / T while the phase still varies."""
+    rng = np.random.default_rng(0)
+    seg = np.array([np.diff(window_indices(0, ViewSpec(16, whole=True), 48, rng=rng)) for _ in range(200)])
+    assert seg.min() <= 1 and seg.max() >= 5
+    shared = ViewSpec(16, whole=True, jitter="shared")
+    starts = set()
+    for _ in range(200):
+        j = window_indices(0, shared, 48, rng=rng)
+        assert np.all(np.diff(j) == 3) and np.all(j // 3 == np.arange(16))
+        starts.add(int(j[0]))
+    assert starts == {0, 1, 2}
+    np.testing.assert_array_equal(window_indices(0, shared, 48), np.arange(16) * 3 + 1)  # evaluation: centres
+    with pytest.raises(ValueError, match="jitter"):
+        ViewSpec(16, whole=True, jitter="tsn")
+
+
 def test_eval_windows_are_even():
     wins = eval_windows(48, ViewSpec(8, 1), 6)
     assert [int(w[0]) for w in wins] == [0, 8, 16, 24, 32, 40]

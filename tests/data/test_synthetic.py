@@ -1,10 +1,11 @@
 """The synthetic benchmark: deterministic, split by group, and its factors are what they say."""
 import csv
-import filecmp
 import time
 
 import numpy as np
 import pytest
+
+from vcl_core.data.decode import probe_video, read_frames
 
 from vcl_core.data.synthetic import MOTIONS, ORDERS, SHAPES, SynthConfig, _group_params, generate, preset, render_video
 
@@ -14,12 +15,20 @@ def _rows(root):
         return list(csv.DictReader(f))
 
 
-def test_same_seed_same_files_other_seed_other_files(tiny_bench, tmp_path):
+def test_same_seed_same_videos_other_seed_other_videos(tiny_bench, tmp_path):
+    """Labels and rendered frames are exactly reproducible; libx264 is not bit-reproducible
+    (see ``write_video``), so the files are compared after decoding, up to encoder noise."""
     again = tmp_path / "again"
     generate(again, "tiny", seed=0, progress=False)
     assert (again / "labels.csv").read_text() == (tiny_bench / "labels.csv").read_text()
-    for r in _rows(again)[:5]:
-        assert filecmp.cmp(again / r["path"], tiny_bench / r["path"], shallow=False)
+    for r in _rows(again)[:6]:
+        n = probe_video(again / r["path"]).num_frames
+        a = read_frames(again / r["path"], list(range(n))).astype(np.int16)
+        b = read_frames(tiny_bench / r["path"], list(range(n))).astype(np.int16)
+        assert np.abs(a - b).mean() < 4.0
+    cfg, group = preset("tiny"), _group_params(np.random.default_rng([0, 1, 0]))
+    frames = [render_video(cfg, "circle", "drift_up", "OVH", group, np.random.default_rng(3))[0] for _ in range(2)]
+    np.testing.assert_array_equal(frames[0], frames[1])
     other = tmp_path / "other"
     generate(other, "tiny", seed=1, progress=False)
     assert (other / "labels.csv").read_text() != (tiny_bench / "labels.csv").read_text()

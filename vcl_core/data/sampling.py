@@ -36,6 +36,10 @@ class ClipTooShort(ValueError):
     """A video has fewer frames than a view needs and the short-video policy is ``skip``."""
 
 
+#: how whole views place their frames during training (see :class:`ViewSpec`)
+JITTERS = ("segment", "shared")
+
+
 @dataclass(frozen=True)
 class ViewSpec:
     """One view of a sample: where its frames come from and what augments it.
@@ -48,6 +52,10 @@ class ViewSpec:
         fps: target frame rate; when > 0 the stride is ``video_fps / fps`` for each video
             (see :meth:`resolve`), so views cover the same time in seconds whatever the source
             rate. Videos whose rate is unknown keep ``stride``.
+        jitter: how a whole view's frames move during training: ``segment`` draws each
+            frame at random within its segment (TSN), so the spacing between frames varies;
+            ``shared`` shifts all frames by one random offset, so they stay evenly spaced and
+            motion between them stays consistent (evaluation always takes segment centres).
         temporal: the view's temporal augmentation (speed, drop, order, mask, lighting, camera).
         augment: the view's spatial augmentation; ``None`` uses the dataset's.
 
@@ -62,12 +70,15 @@ class ViewSpec:
     stride: float = 2
     whole: bool = False
     fps: float = 0.0
+    jitter: str = "segment"
     temporal: TemporalAugmentConfig = field(default_factory=TemporalAugmentConfig)
     augment: AugmentConfig | None = None
 
     def __post_init__(self) -> None:
         if self.num_frames < 1 or not self.stride > 0 or self.fps < 0:
             raise ValueError(f"ViewSpec needs num_frames >= 1, stride > 0 and fps >= 0, got {self}")
+        if self.jitter not in JITTERS:
+            raise ValueError(f"ViewSpec.jitter must be one of {JITTERS}, got {self.jitter!r}")
         if self.whole and self.temporal.speeds != (1.0,):
             raise ValueError("a whole-video view spans the video whatever the speed: leave "
                              f"temporal.speeds at (1.0,), got {self.temporal.speeds}")
@@ -101,7 +112,12 @@ def window_indices(start: int, view: ViewSpec, num_video_frames: int, short: str
     n = num_video_frames
     if view.whole:
         # one frame per equal segment: covers the whole video in order
-        offset = rng.random(view.num_frames) if rng is not None else 0.5
+        if rng is None:
+            offset = 0.5
+        elif view.jitter == "shared":
+            offset = rng.random()
+        else:
+            offset = rng.random(view.num_frames)
         idx = np.floor((np.arange(view.num_frames) + offset) * n / view.num_frames).astype(np.int64)
         return np.minimum(idx, n - 1)
     idx = start + np.floor(np.arange(view.num_frames) * view.stride + 1e-9).astype(np.int64)

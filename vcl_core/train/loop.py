@@ -35,7 +35,7 @@ from .objective import RECIPES, build_objective
 
 def build_train_dataset(cfg: Config, records, label_columns=()) -> ContrastiveVideoDataset:
     d = cfg.data
-    views = tuple([ViewSpec(d.long_frames, 1, whole=True)] * d.long_views
+    views = tuple([ViewSpec(d.long_frames, 1, whole=True, jitter=d.long_jitter)] * d.long_views
                   + [ViewSpec(d.num_frames, d.stride, temporal=cfg.temporal)] * d.num_views)
     sampling = SamplingConfig(views=views, policy=d.policy, min_gap=d.min_gap,
                               max_gap=None if d.max_gap < 0 else d.max_gap, short=d.short,
