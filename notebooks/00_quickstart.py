@@ -22,7 +22,9 @@
 # **Path.** `vcl synth` (real H.264 files) → decord → clips → fast/slow encoder → InfoNCE →
 # Lightning Fabric loop → frozen features → linear probe / kNN / retrieval.
 #
-# **Runtime.** CPU (2 cores): about 6 min at full size (3 seeds), about a minute with `SMOKE = True`. GPU: about 2 min.
+# **Runtime.** CPU (2 cores): 7 min inside `make figures` (two notebooks at a time, one
+# core each; runs that an earlier notebook trained are loaded, not retrained), about a minute with
+# `SMOKE = True`. GPU: not measured yet.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute

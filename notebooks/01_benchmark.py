@@ -21,7 +21,9 @@
 # structure. We check that an **appearance-only** encoder stays at chance on both, and that
 # the **same fast/slow encoder trained with labels** can learn them.
 #
-# **Runtime.** CPU (2 cores): about 5 min at full size, about a minute with `SMOKE = True`. GPU: about 2 min.
+# **Runtime.** CPU (2 cores): 9 min inside `make figures` (two notebooks at a time, one
+# core each; runs that an earlier notebook trained are loaded, not retrained), about a minute with
+# `SMOKE = True`. GPU: not measured yet.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute
@@ -110,9 +112,10 @@ savefig(fig, "01_benchmark_floor_ceiling", ctx.figures)
 # %%
 t = summarize(df, protocol="whole").set_index(["variant", "factor"])["mean"]
 gap = max(t[("frame average", f)] - ctx.chance[f] for f in ["motion", "order"])
-conclusion = (f"Appearance alone stays within {100 * gap:.1f} points of chance on the temporal factors "
+conclusion = (f"Appearance alone is at most {max(0.0, 100 * gap):.1f} points above chance on the temporal factors "
               f"(frame average: motion {100 * t[('frame average', 'motion')]:.1f}%, order "
-              f"{100 * t[('frame average', 'order')]:.1f}%) while it reads shape at "
+              f"{100 * t[('frame average', 'order')]:.1f}%; chance {100 * ctx.chance['motion']:.1f}% and "
+              f"{100 * ctx.chance['order']:.1f}%) while it reads shape at "
               f"{100 * t[('frame average', 'shape')]:.1f}%. The same fast/slow encoder trained with labels reaches "
               f"motion {100 * t[('supervised', 'motion')]:.1f}% and order {100 * t[('supervised', 'order')]:.1f}%: "
               "the temporal factors are learnable, and only temporal structure reveals them. With TSN's "

@@ -20,7 +20,9 @@
 # windows of the same video, disjoint from the positives, used as negatives, as TCLR's
 # local-local loss). Everything else (long views, temporal hard negatives, budget) is fixed.
 #
-# **Runtime.** CPU (2 cores): about 15 min at full size, about a minute with `SMOKE = True`. GPU: about 4 min.
+# **Runtime.** CPU (2 cores): 18 min inside `make figures` (two notebooks at a time, one
+# core each; runs that an earlier notebook trained are loaded, not retrained), about a minute with
+# `SMOKE = True`. GPU: not measured yet.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute

@@ -20,7 +20,9 @@
 # how much the batch size (the number of negatives) matters, and for MoCo, the queue size.
 # Accuracy on both temporal factors and wall-clock cost are reported.
 #
-# **Runtime.** CPU (2 cores): about 20 min at full size, about a minute with `SMOKE = True`. GPU: about 5 min.
+# **Runtime.** CPU (2 cores): 21 min inside `make figures` (two notebooks at a time, one
+# core each; runs that an earlier notebook trained are loaded, not retrained), about a minute with
+# `SMOKE = True`. GPU: not measured yet.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute

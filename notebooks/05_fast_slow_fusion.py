@@ -20,7 +20,9 @@
 # budget, several seeds. We also train one model with temporal attention pooling and show
 # which moments of a video it weighs.
 #
-# **Runtime.** CPU (2 cores): about 20 min at full size, about two minutes with `SMOKE = True`. GPU: about 5 min.
+# **Runtime.** CPU (2 cores): 14 min inside `make figures` (two notebooks at a time, one
+# core each; runs that an earlier notebook trained are loaded, not retrained), about two minutes with
+# `SMOKE = True`. GPU: not measured yet.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute

@@ -24,7 +24,9 @@
 # played backwards is a *positive*, the opposite of the default recipe's reversed negative)
 # complete the temporal augmentations of `vcl_core.data.temporal_augment`.
 #
-# **Runtime.** CPU (2 cores): about 25 min at full size, about two minutes with `SMOKE = True`. GPU: about 6 min.
+# **Runtime.** CPU (2 cores): 32 min inside `make figures` (two notebooks at a time, one
+# core each; runs that an earlier notebook trained are loaded, not retrained), about two minutes with
+# `SMOKE = True`. GPU: not measured yet.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute

@@ -21,7 +21,9 @@
 # order), robustness to perturbations, seen vs unseen factor combinations, representation
 # diagnostics, and captioning. `vcl_core.eval.schema.PROTOCOL_DOCS` documents each in one line.
 #
-# **Runtime.** CPU (2 cores): about 10 min at full size (training reused from earlier notebooks), about two minutes with `SMOKE = True`. GPU: about 3 min.
+# **Runtime.** CPU (2 cores): 6 min inside `make figures` (two notebooks at a time, one
+# core each; runs that an earlier notebook trained are loaded, not retrained), about two minutes with
+# `SMOKE = True`. GPU: not measured yet.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute

@@ -20,7 +20,9 @@
 # and speed of activation checkpointing and mixed precision, the frame cache, and how cost
 # grows with clip length.
 #
-# **Runtime.** CPU (2 cores): about 10 min at full size (reusing notebook 03's batch runs), about a minute with `SMOKE = True`. GPU: about 3 min.
+# **Runtime.** CPU (2 cores): 8 min inside `make figures` (two notebooks at a time, one
+# core each; runs that an earlier notebook trained are loaded, not retrained), about a minute with
+# `SMOKE = True`. GPU: not measured yet.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute

@@ -125,11 +125,21 @@ def run_notebooks(data: str, smoke: bool = False, only: list[str] | None = None,
 
         os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
         log(f"{len(names)} notebooks, {jobs} at a time, {os.environ['OMP_NUM_THREADS']} torch thread(s) each")
+        failed = {}
         with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
             futures = {pool.submit(_execute, name, params, str(out_dir)): name for name in names}
             for i, fut in enumerate(as_completed(futures), 1):
-                times[futures[fut]] = fut.result()
-                log(f"[{i}/{len(names)}] {futures[fut]} done in {times[futures[fut]] / 60:.1f} min")
+                name = futures[fut]
+                try:
+                    times[name] = fut.result()
+                except Exception as err:  # the others keep running; all failures are raised at the end
+                    failed[name] = err
+                    log(f"[{i}/{len(names)}] {name} FAILED: {str(err).strip().splitlines()[-1] if str(err).strip() else err!r}")
+                    continue
+                log(f"[{i}/{len(names)}] {name} done in {times[name] / 60:.1f} min")
+        if failed:
+            raise RuntimeError(f"{len(failed)} notebook(s) failed: {', '.join(failed)} (executed copies with the "
+                               f"error are in {out_dir}); the others finished") from next(iter(failed.values()))
     log(f"all {len(names)} notebooks in {(time.time() - total0) / 60:.1f} min")
     return times
 
