@@ -20,7 +20,9 @@
 # cross-scale alignment. Then each predictive task is switched on alone on top of the
 # multi-scale recipe. Every recipe is shown against the supervised ceiling of the same encoder.
 #
-# **Runtime.** CPU (2 cores): about 25 min at full size, about two minutes with `SMOKE = True`. GPU: about 6 min.
+# **Runtime.** CPU (2 cores): 14 min inside `make figures` (two notebooks at a time, one
+# core each; runs that an earlier notebook trained are loaded, not retrained), about two minutes with
+# `SMOKE = True`. GPU: not measured yet.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute

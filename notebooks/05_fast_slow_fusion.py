@@ -21,7 +21,7 @@
 # which moments of a video it weighs.
 #
 # **Runtime.** CPU (2 cores): 14 min inside `make figures` (two notebooks at a time, one
-# core each; runs that an earlier notebook trained are loaded, not retrained), about two minutes with
+# core each; runs that an earlier notebook trained are loaded, not retrained), about a minute with
 # `SMOKE = True`. GPU: not measured yet.
 
 # %% tags=["parameters"]

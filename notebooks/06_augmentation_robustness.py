@@ -25,7 +25,7 @@
 # complete the temporal augmentations of `vcl_core.data.temporal_augment`.
 #
 # **Runtime.** CPU (2 cores): 32 min inside `make figures` (two notebooks at a time, one
-# core each; runs that an earlier notebook trained are loaded, not retrained), about two minutes with
+# core each; runs that an earlier notebook trained are loaded, not retrained), about a minute with
 # `SMOKE = True`. GPU: not measured yet.
 
 # %% tags=["parameters"]

@@ -22,7 +22,7 @@
 # diagnostics, and captioning. `vcl_core.eval.schema.PROTOCOL_DOCS` documents each in one line.
 #
 # **Runtime.** CPU (2 cores): 6 min inside `make figures` (two notebooks at a time, one
-# core each; runs that an earlier notebook trained are loaded, not retrained), about two minutes with
+# core each; runs that an earlier notebook trained are loaded, not retrained), about a minute with
 # `SMOKE = True`. GPU: not measured yet.
 
 # %% tags=["parameters"]

@@ -60,3 +60,20 @@ def test_runtimes_are_merged_in_notebook_order(tmp_path):
     data = read_runtimes(path)
     assert list(data["minutes"]) == ["00_quickstart", "02_pair_definition"]
     assert data["minutes"] == {"00_quickstart": 1.5, "02_pair_definition": 5.0} and data["jobs"] == 1
+
+
+def test_quickstart_note_reads_the_measured_numbers(tmp_path):
+    import json
+
+    from vcl_core.paper import quickstart_note, record_runtimes
+
+    assert quickstart_note(tmp_path, tmp_path / "none.json").startswith("(not measured yet")
+    rows = [{"variant": v, "protocol": "whole", "factor": f, "metric": "linear_top1", "mean": m, "std": 0.01, "n": 3}
+            for v, f, m in [("pretrained", "order", 0.3), ("random init", "order", 0.17),
+                            ("pretrained", "motion", 0.5), ("random init", "motion", 0.25)]]
+    (tmp_path / "00_quickstart.json").write_text(json.dumps({"rows": rows}))
+    record_runtimes({"00_quickstart": 600, "01_benchmark": 1200}, jobs=2, path=tmp_path / "rt.json")
+    note = quickstart_note(tmp_path, tmp_path / "rt.json")
+    assert "2 notebooks in 30 notebook-minutes" in note and "at least 15 minutes" in note
+    assert "order: pretrained 30.0 ± 1.0, random init 17.0 ± 1.0" in note and "motion: pretrained 50.0" in note
+    assert "beats random initialisation on the order of the phases (long-term) and the direction" in note

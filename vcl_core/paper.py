@@ -281,6 +281,36 @@ def default_recipe_note(results_dir: str | Path = FIGURE_DIR / "results") -> str
             "Differences within a standard deviation are not evidence either way.")
 
 
+def quickstart_note(results_dir: str | Path = FIGURE_DIR / "results", runtimes: str | Path = RUNTIMES) -> str:
+    """What ``make figures`` costs and what the quick-start figure shows, from the measured
+    runtimes and notebook 00's JSON."""
+    rt = read_runtimes(runtimes).get("minutes", {})
+    path = Path(results_dir) / "00_quickstart.json"
+    if not rt or not path.exists():
+        return "(not measured yet: `make figures`)"
+    rows = {(r["variant"], r["factor"]): r for r in json.loads(path.read_text())["rows"]
+            if r["protocol"] == "whole" and r["metric"] == "linear_top1"}
+    cell = lambda v, f: f"{100 * rows[(v, f)]['mean']:.1f} ± {100 * rows[(v, f)]['std']:.1f}"  # noqa: E731
+    seeds = rows[("pretrained", "order")]["n"]
+    # "beats" = the pretrained mean clears the random-init mean by more than both stds together
+    beats = {f: rows[("pretrained", f)]["mean"] - rows[("random init", f)]["mean"]
+             > rows[("pretrained", f)]["std"] + rows[("random init", f)]["std"] for f in ("motion", "order")}
+    named = {"order": "the order of the phases (long-term)", "motion": "the direction of sub-second motion"}
+    learned = [named[f] for f in ("order", "motion") if beats[f]]
+    missed = [named[f] for f in ("order", "motion") if not beats[f]]
+    verdict = ("At this budget pretraining clearly beats random initialisation on "
+               + (" and ".join(learned) if learned else "neither temporal factor")
+               + (f", not on {' or '.join(missed)}" if learned and missed else "") + ".")
+    jobs = read_runtimes(runtimes).get("jobs", 1)
+    return (f"`make figures` ran {len(rt)} notebooks in {sum(rt.values()):.0f} notebook-minutes on a 2-core CPU, {jobs} "
+            f"at a time (`JOBS={jobs}`), so at least {sum(rt.values()) / jobs:.0f} minutes of wall time from an empty "
+            "`runs/`; each notebook's share is "
+            f"in the table of notebooks. The quick-start figure then shows (linear probe on the whole-video view, "
+            f"{seeds} seeds, %): order: pretrained {cell('pretrained', 'order')}, random init "
+            f"{cell('random init', 'order')} (chance 16.7); motion: pretrained {cell('pretrained', 'motion')}, random "
+            f"init {cell('random init', 'motion')} (chance 25). {verdict} [PAPER.md](PAPER.md) discusses it.")
+
+
 def render_docs(readme: str | Path = ROOT / "README.md", paper: str | Path = ROOT / "PAPER.md",
                 check: bool = False) -> list[str]:
     """Regenerate the generated blocks of README.md and PAPER.md from NOTEBOOK_INFO and the
@@ -293,6 +323,8 @@ def render_docs(readme: str | Path = ROOT / "README.md", paper: str | Path = ROO
             text = replace_block(text, "notebooks", notebook_table())
         if "<!-- gallery:start -->" in text:
             text = replace_block(text, "gallery", gallery())
+        if "<!-- quickstart:start -->" in text:
+            text = replace_block(text, "quickstart", quickstart_note())
         if "<!-- default-recipe:start -->" in text:
             text = replace_block(text, "default-recipe", default_recipe_note())
         if text != old:
