@@ -76,11 +76,11 @@ for r, (factor, cls) in enumerate(rows):
     ann = frames_csv[frames_csv.video_id == rec.video_id].set_index("frame")
     idx = np.linspace(0, len(ann) - 1, 8).round().astype(int)
     for k, frame in enumerate(read_frames(rec.path, idx)):
-        axes[r, k].imshow(frame)
+        axes[r, k].imshow(frame, interpolation="nearest")
         axes[r, k].set_xticks([]), axes[r, k].set_yticks([])
         axes[r, k].set_title(ann.loc[idx[k], "phase"], fontsize=8)
     axes[r, 0].set_ylabel(f"{factor}\n{cls}", fontsize=8, rotation=0, ha="right", va="center")
-savefig(fig, "01_benchmark_gallery", ctx.figures)
+savefig(fig, "01_benchmark_gallery", ctx.figures, raster=True)
 
 # %% [markdown]
 # ## Floor and ceiling

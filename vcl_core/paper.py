@@ -284,7 +284,8 @@ def default_recipe_note(results_dir: str | Path = FIGURE_DIR / "results") -> str
 def quickstart_note(results_dir: str | Path = FIGURE_DIR / "results", runtimes: str | Path = RUNTIMES) -> str:
     """What ``make figures`` costs and what the quick-start figure shows, from the measured
     runtimes and notebook 00's JSON."""
-    rt = read_runtimes(runtimes).get("minutes", {})
+    measured = read_runtimes(runtimes)
+    rt = measured.get("minutes", {})
     path = Path(results_dir) / "00_quickstart.json"
     if not rt or not path.exists():
         return "(not measured yet: `make figures`)"
@@ -301,7 +302,7 @@ def quickstart_note(results_dir: str | Path = FIGURE_DIR / "results", runtimes: 
     verdict = ("At this budget pretraining clearly beats random initialisation on "
                + (" and ".join(learned) if learned else "neither temporal factor")
                + (f", not on {' or '.join(missed)}" if learned and missed else "") + ".")
-    jobs = read_runtimes(runtimes).get("jobs", 1)
+    jobs = measured.get("jobs", 1)
     return (f"`make figures` ran {len(rt)} notebooks in {sum(rt.values()):.0f} notebook-minutes on a 2-core CPU, {jobs} "
             f"at a time (`JOBS={jobs}`), so at least {sum(rt.values()) / jobs:.0f} minutes of wall time from an empty "
             "`runs/`; each notebook's share is "

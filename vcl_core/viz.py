@@ -25,16 +25,21 @@ def figures_dir(default: str | Path = "figures") -> Path:
     return d
 
 
-def savefig(fig, name: str, directory: str | Path | None = None) -> list[Path]:
+def savefig(fig, name: str, directory: str | Path | None = None, raster: bool = False) -> list[Path]:
     """Save ``fig`` as ``<name>.png`` and ``<name>.svg`` (deterministic SVG ids) and return the
-    paths. ``directory`` defaults to :func:`figures_dir`."""
+    paths. ``directory`` defaults to :func:`figures_dir`. ``raster=True`` is for figures made of
+    images (video frames): PNG only, at 100 dpi, since an SVG would only wrap the same pixels."""
+    import matplotlib.pyplot as plt
+
     d = Path(directory) if directory is not None else figures_dir()
     d.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     paths = []
-    for ext in ("png", "svg"):
+    for ext in ("png",) if raster else ("png", "svg"):
         p = d / f"{name}.{ext}"
-        fig.savefig(p, bbox_inches="tight", metadata={"Date": None} if ext == "svg" else {"Software": None})
+        with plt.rc_context({"svg.hashsalt": "vcl_core"}):  # stable SVG ids whatever the theme
+            fig.savefig(p, bbox_inches="tight", metadata={"Date": None} if ext == "svg" else {"Software": None},
+                        **({"dpi": 100} if raster else {}))
         paths.append(p)
     return paths
 
