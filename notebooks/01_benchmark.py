@@ -51,11 +51,11 @@ import pandas as pd
 
 from vcl_core.data import load_index, read_frames
 from vcl_core.eval.baselines import FrameAverageEncoder, MeanFrameEncoder
-from vcl_core.experiment import compare, evaluate_baseline, notebook_setup, save_results, summarize
+from vcl_core.experiment import REFERENCE, compare, evaluate_baseline, notebook_setup, save_results, summarize
 from vcl_core.viz import factor_bars, savefig
 
 ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
-exp = ctx.experiment()
+exp = ctx.experiment(base=REFERENCE)  # ablations vary one thing around the reference recipe
 
 # %% [markdown]
 # ## What a video looks like

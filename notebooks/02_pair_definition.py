@@ -13,8 +13,9 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vcl-core/vcl_core/blob/main/notebooks/02_pair_definition.ipynb)
 #
-# **Question.** How should positive and negative pairs be defined in time? The default
-# recipe takes its two short clips from the *same segment* under two augmentations. We compare
+# **Question.** How should positive and negative pairs be defined in time? The reference
+# recipe that notebooks 01-08 vary around (`vcl_core.experiment.REFERENCE`) takes its two
+# short clips from the *same segment* under two augmentations. We compare
 # it with *neighbouring clips* at a gap drawn from CVRL's decreasing density, *rho clips*
 # (three independent clips per video, as rho-BYOL), and *intra-video negatives* (two more
 # windows of the same video, disjoint from the positives, used as negatives, as TCLR's
@@ -48,11 +49,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from vcl_core.data.sampling import cvrl_gap
-from vcl_core.experiment import compare, notebook_setup, save_results, summarize
+from vcl_core.experiment import REFERENCE, compare, notebook_setup, save_results, summarize
 from vcl_core.viz import factor_bars, savefig
 
 ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
-exp = ctx.experiment()
+exp = ctx.experiment(base=REFERENCE)  # ablations vary one thing around the reference recipe
 
 # %% [markdown]
 # ## How CVRL draws the gap between two clips

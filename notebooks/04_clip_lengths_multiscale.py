@@ -48,11 +48,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from vcl_core.experiment import compare, notebook_setup, save_results, summarize
+from vcl_core.experiment import REFERENCE, compare, notebook_setup, save_results, summarize
 from vcl_core.viz import factor_bars, savefig
 
 ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
-exp = ctx.experiment()
+exp = ctx.experiment(base=REFERENCE)  # ablations vary one thing around the reference recipe
 
 # %% [markdown]
 # ## Scales
@@ -71,7 +71,7 @@ print(summarize(df, protocol="whole").to_string(index=False))
 
 # %% [markdown]
 # ## Predictive tasks and a clip memory, one at a time (one seed each)
-# Each adds a small head and loss (weight 0.5) to the default recipe (multi-scale +
+# Each adds a small head and loss (weight 0.5) to the reference recipe (multi-scale +
 # cross-scale): clip order (VCOP), playback speed (PACE), temporal gap, future-feature
 # prediction (DPC-style), motion magnitude, and camera motion (the benchmark records its
 # camera pan and shake). Clip order, future prediction and the GRU memory need three clips at

@@ -53,13 +53,13 @@ import torch
 from vcl_core.data import load_index, read_frames
 from vcl_core.data.augment import center_view
 from vcl_core.data.sampling import ViewSpec, window_indices
-from vcl_core.experiment import compare, notebook_setup, save_results, summarize
+from vcl_core.experiment import REFERENCE, compare, notebook_setup, save_results, summarize
 from vcl_core.models import summary
 from vcl_core.train import load_run
 from vcl_core.viz import factor_bars, savefig
 
 ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
-exp = ctx.experiment()
+exp = ctx.experiment(base=REFERENCE)  # ablations vary one thing around the reference recipe
 
 # %% [markdown]
 # ## Five encoders, one recipe

@@ -15,13 +15,13 @@
 #
 # **Question.** Which augmentations buy invariance to nuisances (lighting, camera motion,
 # frame-rate change), and which destroy the temporal sensitivity we want? Each variant changes
-# one thing in the default recipe. The probes are trained on clean features and scored on
+# one thing in the reference recipe. The probes are trained on clean features and scored on
 # perturbed copies of the test set (lighting drift, camera shake, 2x frame rate, 30% frame
 # drops); we report the drop from clean accuracy. Shuffling is tried both ways: as an
 # augmentation (a shuffled clip is a positive) and as a negative (a shuffled clip must be told
 # apart). Frame dropping (a dropped frame repeats the last kept one), spatio-temporal tube
 # masking (half the cells hidden for the whole clip) and reversal as an augmentation (a clip
-# played backwards is a *positive*, the opposite of the default recipe's reversed negative)
+# played backwards is a *positive*, the opposite of the reference recipe's reversed negative)
 # complete the temporal augmentations of `vcl_core.data.temporal_augment`.
 #
 # **Runtime.** CPU (2 cores): 32 min inside `make figures` (two notebooks at a time, one
@@ -52,18 +52,18 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from vcl_core.experiment import compare, notebook_setup, save_results, summarize
+from vcl_core.experiment import REFERENCE, compare, notebook_setup, save_results, summarize
 from vcl_core.viz import factor_bars, savefig
 
 ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
-exp = ctx.experiment()
+exp = ctx.experiment(base=REFERENCE)  # ablations vary one thing around the reference recipe
 
 # %% [markdown]
 # ## Variants
 
 # %%
 variants = {
-    "default": [],
+    "reference": [],
     "+ horizontal flip": ["augment.flip_p=0.5"],
     "+ shuffle as augmentation": ["temporal.shuffle_p=0.5"],
     "+ shuffle as negative": ["method.temporal_negatives=both"],
@@ -102,8 +102,8 @@ savefig(fig, "06_augmentation_robustness", ctx.figures)
 
 # %%
 t = summarize(df, protocol="whole").set_index(["variant", "factor"])["mean"]
-hurt = [v for v in variants if v != "default" and min(t[(v, "motion")] - t[("default", "motion")],
-                                                      t[(v, "order")] - t[("default", "order")]) < -0.05]
+hurt = [v for v in variants if v != "reference" and min(t[(v, "motion")] - t[("reference", "motion")],
+                                                      t[(v, "order")] - t[("reference", "order")]) < -0.05]
 mean_drop = drops.groupby("variant", sort=False).value.mean()
 conclusion = ("Clean accuracy (whole-video view, mean ± std) — " + compare(df)
               + ". Variants that lose more than 5 points on a temporal factor: " + (", ".join(hurt) or "none")

@@ -51,18 +51,18 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from vcl_core.experiment import compare, notebook_setup, save_results
+from vcl_core.experiment import REFERENCE, compare, notebook_setup, save_results
 from vcl_core.viz import factor_bars, savefig
 
 ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
-exp = ctx.experiment()
+exp = ctx.experiment(base=REFERENCE)  # ablations vary one thing around the reference recipe
 BENCH = Path("..") / "bench" / "results"
 
 # %% [markdown]
 # ## Shared or separate parameters across scales, light or heavy heads
-# `shared` is the default recipe: one backbone embeds the whole-video views and the short
+# `shared` is the reference recipe: one backbone embeds the whole-video views and the short
 # clips. `separate` gives the long views their own, identically shaped backbone (twice the
-# parameters, same compute per clip). Heads: a linear projection, the default 2-layer MLP,
+# parameters, same compute per clip). Heads: a linear projection, the reference 2-layer MLP,
 # and a 3-layer MLP (one seed each).
 
 # %%

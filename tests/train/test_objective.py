@@ -23,7 +23,7 @@ RECIPES = {
                     "method.aux_speed=1"],
     "schedules": ["method.temperature_schedule=cosine", "method.temperature_end=0.2", "method.hard_negative_beta=0.5"],
     "learned temperature": ["method.temperature_schedule=learned"],
-    "supervised": ["method.name=supervised", "method.temporal_negatives=none", "method.global_local=0"],
+    "supervised": ["method.name=supervised", "method.temporal_negatives=none", "method.global_local=0", "method.aux_gap=0"],
 }
 
 

@@ -43,6 +43,8 @@ class DataConfig:
             synthetic benchmark it drops the supervised ceiling on motion from 49 +- 30% to
             26 +- 14% over three seeds, notebook 01).
         policy: positive policy of the clip views (``same``, ``cvrl``, ``range``, ``rho``).
+            The default ``cvrl`` draws two clips at a gap (CVRL's decreasing density), which
+            the default temporal-gap auxiliary (``method.aux_gap``) learns to predict.
         intra_negatives: K extra windows of the same video, disjoint from the clip views,
             used as negatives (TCLR local-local) and by the order/future auxiliaries.
         min_gap, max_gap: gap limits in source frames (``max_gap`` < 0 means no limit).
@@ -63,7 +65,7 @@ class DataConfig:
     long_views: int = 2
     long_frames: int = 16
     long_jitter: str = "shared"
-    policy: str = "same"
+    policy: str = "cvrl"
     intra_negatives: int = 0
     min_gap: int = 0
     max_gap: int = -1
@@ -133,7 +135,7 @@ class MethodConfig:
     global_local: float = 1.0
     aux_order: float = 0.0
     aux_speed: float = 0.0
-    aux_gap: float = 0.0
+    aux_gap: float = 0.5
     aux_future: float = 0.0
     aux_motion: float = 0.0
     aux_camera: float = 0.0
