@@ -87,6 +87,15 @@ def test_temporal_gap_loss_and_head():
     assert close(temporal_gap_loss(pred, gap, max_gap=8.0), want)
     with pytest.raises(ValueError):
         temporal_gap_loss(pred, gap, max_gap=0)
+    # per-sample lengths: each target is its own video's gap / length, so the loss of a batch is
+    # the mean of its halves' losses (what two DDP processes average), whatever the other videos
+    lengths = torch.tensor([8.0, 16.0, 48.0])
+    want = sum(smooth_l1(float(p), float(g) / float(n)) for p, g, n in zip(pred, gap, lengths)) / 3
+    assert close(temporal_gap_loss(pred, gap, lengths), want)
+    halves = (temporal_gap_loss(pred[:1], gap[:1], lengths[:1]) + 2 * temporal_gap_loss(pred[1:], gap[1:], lengths[1:])) / 3
+    assert close(halves, want)
+    with pytest.raises(ValueError):
+        temporal_gap_loss(pred, gap, torch.tensor([8.0, 0.0, 8.0]))
     head = TemporalGapHead(dim=6, hidden=8)
     a, b = torch.randn(4, 6), torch.randn(4, 6)
     assert head(a, b).shape == (4,)

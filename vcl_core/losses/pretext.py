@@ -205,7 +205,7 @@ class TemporalGapHead(nn.Module):
         return self.head(torch.cat([z_a, z_b], dim=-1)).squeeze(-1)
 
 
-def temporal_gap_loss(pred: torch.Tensor, gap: torch.Tensor, max_gap: float) -> torch.Tensor:
+def temporal_gap_loss(pred: torch.Tensor, gap: torch.Tensor, max_gap: float | torch.Tensor) -> torch.Tensor:
     """Smooth-L1 between the predicted and the true gap divided by ``max_gap``.
 
     The label is free: the pair sampler knows how far apart it drew the clips (CVRL's
@@ -216,12 +216,14 @@ def temporal_gap_loss(pred: torch.Tensor, gap: torch.Tensor, max_gap: float) -> 
     Args:
         pred: ``(B,)`` from :class:`TemporalGapHead`.
         gap: ``(B,)`` start of clip ``b`` minus start of clip ``a`` (seconds or frames).
-        max_gap: the sampler's largest gap, same unit (``> 0``).
+        max_gap: the sampler's largest gap, same unit (``> 0``): a number, or ``(B,)`` per
+            sample (each video's own length, which keeps the target independent of which
+            other videos share the batch, so data-parallel processes agree).
 
     Raises:
         ValueError: ``max_gap <= 0`` or shapes disagree.
     """
-    if max_gap <= 0:
+    if (torch.as_tensor(max_gap) <= 0).any():
         raise ValueError(f"max_gap must be > 0, got {max_gap}")
     return _regression_loss(pred, gap.float() / max_gap, "temporal gap")
 

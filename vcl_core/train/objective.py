@@ -369,8 +369,10 @@ class VideoObjective(nn.Module):
         if m.aux_gap > 0:
             a, b = self.short_ids[:2]
             gap = batch["gap"].to(dev).float()
-            max_gap = float(batch["video_frames"].max())
-            out["gap"] = temporal_gap_loss(self.gap_head(h[a], h[b]), gap, max_gap)
+            # each video's own length, not the batch's longest: a per-process batch maximum
+            # would give the processes of a DDP run different targets for the same clip
+            length = batch["video_frames"].to(dev).float()
+            out["gap"] = temporal_gap_loss(self.gap_head(h[a], h[b]), gap, length)
         if m.aux_future > 0:
             # clips sorted by time: the first ones predict the last one's embedding (DPC-style)
             order = batch["windows"][:, clips, 0].to(dev).argsort(dim=1)
