@@ -77,10 +77,10 @@ for ax, protocol in zip(axes, ["whole", "clips"]):
 savefig(fig, "00_quickstart", ctx.figures)
 
 # %%
-t = summarize(df, protocol="whole").set_index(["variant", "factor"])["mean"]
+whole = summarize(df, protocol="whole").set_index(["variant", "factor"])
+t, sd = whole["mean"], whole["std"].fillna(0.0)
 tc = summarize(df, protocol="clips").set_index(["variant", "factor"])["mean"]
 gains = {f: float(t[("pretrained", f)] - t[("random init", f)]) for f in ["shape", "motion", "order"]}
-sd = summarize(df, protocol="whole").set_index(["variant", "factor"])["std"].fillna(0.0)
 # "clearly" = the gain exceeds both seed-to-seed standard deviations together
 clear = [f for f in ("motion", "order") if gains[f] > sd[("pretrained", f)] + sd[("random init", f)]]
 verdict = "beats" if min(gains["motion"], gains["order"]) > 0 else "does NOT beat"

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from ..data.augment import AugmentConfig
+from ..data.sampling import JITTERS
 from ..data.temporal_augment import TemporalAugmentConfig
 from ..models.fastslow import FastSlowConfig
 
@@ -255,8 +256,8 @@ class Config:
         if self.method.temporal_negatives not in ("none", "reverse", "shuffle", "both"):
             problems.append(f"method.temporal_negatives={self.method.temporal_negatives!r}: "
                             "choose none, reverse, shuffle or both")
-        if d.long_jitter not in ("segment", "shared"):
-            problems.append(f"data.long_jitter={d.long_jitter!r}: choose segment or shared")
+        if d.long_jitter not in JITTERS:
+            problems.append(f"data.long_jitter={d.long_jitter!r}: choose {' or '.join(JITTERS)}")
         problems += self._recipe_problems()
         if t.batch_size < 2:
             problems.append(f"train.batch_size={t.batch_size}: contrastive losses need >= 2 videos per batch")
