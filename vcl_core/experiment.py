@@ -228,7 +228,7 @@ def evaluate_baseline(encoder, cfg: Config, **keys) -> list[dict]:
     res = evaluate_encoder(encoder, index, source, num_frames=d.num_frames, stride=d.stride,
                            crop_size=cfg.augment.crop_size, num_clips=e.num_clips, whole_frames=e.whole_frames,
                            knn_k=e.knn_k, knn_t=e.knn_t, probe_wd=e.probe_wd, probe_iter=e.probe_epochs,
-                           batch_size=e.batch_size, blocks=("probes",))
+                           batch_size=e.batch_size, precise_bn=e.precise_bn, blocks=("probes",))
     return tidy(res, seed=0, **keys)
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vcl_core.models import (R3D18, FastSlowConfig, FastSlowEncoder, create_fast_slow, fast_slow_r3d18,
-                             fast_slow_r3d18_config)
+                             fast_slow_r3d18_config, frame_differences, pool_width)
 
 TINY = (8, 16, 32)
 
@@ -57,10 +57,10 @@ def test_shapes_other_settings(kw):
 def test_four_stages_and_r3d18_layout():
     enc = tiny(widths=(8, 8, 16, 32), depths=(1, 1, 1, 1), slow_kt=(1, 1, 3, 3))
     assert len(enc.slow.stages) == 4 and len(enc.laterals) == 3
-    assert enc(torch.randn(2, 3, 8, 32, 32)).shape == (2, 32 + 8)
+    assert enc(torch.randn(2, 3, 8, 32, 32)).shape == (2, 2 * (32 + 8))  # time pool: mean + attention
     cfg = fast_slow_r3d18_config(fusion="gate")
     assert (cfg.widths, cfg.depths, cfg.slow_kt) == (R3D18["widths"], R3D18["depths"], R3D18["slow_kt"])
-    assert cfg.fusion == "gate" and cfg.embed_dim == 512 + 64
+    assert cfg.fusion == "gate" and cfg.embed_dim == 2 * (512 + 64)
     with pytest.raises(TypeError, match="unknown"):
         fast_slow_r3d18_config(widht=3)
 
@@ -70,7 +70,7 @@ def test_r3d18_runs_and_is_r3d18_sized():
     n = sum(p.numel() for p in enc.parameters())
     assert 30e6 < n < 40e6  # R3D-18 has 33.2M parameters
     with torch.no_grad():
-        assert enc(torch.randn(1, 3, 4, 32, 32)).shape == (1, 576)
+        assert enc(torch.randn(1, 3, 4, 32, 32)).shape == (1, 2 * 576)
 
 
 @pytest.mark.parametrize("fusion", ["concat", "gate", "xattn"])
@@ -187,3 +187,37 @@ def test_single_pathway_rejects_fusion_options():
     with pytest.raises(ValueError, match="nothing to fuse"):
         FastSlowConfig(pathways="slow", fusion="gate")
     FastSlowConfig(pathways="fast")  # concat (the default) is fine
+
+
+def test_frame_differences_keep_time_and_remove_what_does_not_move():
+    x = torch.randn(2, 3, 5, 8, 8)
+    d = frame_differences(x)
+    assert d.shape == x.shape
+    torch.testing.assert_close(d[:, :, 1:], x[:, :, 1:] - x[:, :, :-1])
+    torch.testing.assert_close(d[:, :, 0], d[:, :, 1])
+    assert frame_differences(x[:, :, :1]).abs().max() == 0
+
+
+def test_a_diff_fast_pathway_cannot_see_static_appearance():
+    """Adding the same picture to every frame changes what the slow pathway sees, not the
+    fast one's input: with ``fast_input="diff"`` the fast tokens are unchanged."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 8, 32, 32)
+    still = torch.randn(2, 3, 1, 32, 32).expand_as(x)
+    diff = tiny(fast_input="diff", lateral=False).eval()
+    f1, s1 = diff.tokens(x)
+    f2, s2 = diff.tokens(x + still)
+    torch.testing.assert_close(f1, f2)
+    assert not torch.allclose(s1, s2)
+    rgb = tiny(fast_input="rgb", lateral=False).eval()
+    assert not torch.allclose(rgb.tokens(x)[0], rgb.tokens(x + still)[0])
+
+
+@pytest.mark.parametrize("pool", ["mean", "time", "segments"])
+def test_stream_slices_cover_the_embedding(pool):
+    enc = tiny(pool=pool)
+    fast, slow = enc.stream_slice("fast"), enc.stream_slice("slow")
+    assert fast.start == 0 and fast.stop == slow.start and slow.stop == enc.embed_dim
+    assert fast.stop == pool_width(pool) * enc.cfg.fast_widths[-1]
+    with pytest.raises(ValueError, match="no 'fast' pathway"):
+        tiny(pathways="slow").stream_slice("fast")

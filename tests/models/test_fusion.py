@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vcl_core.models.fusion import AttentionPool, CrossAttention, Fusion, MeanPool, make_pool
+from vcl_core.models.fusion import (AttentionPool, CrossAttention, Fusion, MeanPool, SegmentPool, TimeAttentionPool,
+                                    make_pool, pool_width, resample_positions)
 
 
 def test_attention_pool_weights_sum_to_one_and_weight_the_tokens():
@@ -33,11 +34,11 @@ def test_unknown_pool_and_mode_raise():
 
 
 @pytest.mark.parametrize("mode", ["concat", "gate", "xattn"])
-@pytest.mark.parametrize("pool", ["mean", "attention"])
+@pytest.mark.parametrize("pool", ["mean", "attention", "time"])
 def test_fusion_shapes_and_weights(mode, pool):
     fusion = Fusion(mode, 4, 8, pool=pool, bidirectional=True)
     emb, w = fusion(torch.randn(2, 9, 4), torch.randn(2, 3, 8))
-    assert emb.shape == (2, 12)
+    assert emb.shape == (2, 12 * pool_width(pool))
     assert w["fast"].shape == (2, 9) and w["slow"].shape == (2, 3)
     for v in w.values():
         torch.testing.assert_close(v.sum(1), torch.ones(2))
@@ -81,3 +82,49 @@ def test_xattn_bidirectional_lets_fast_attend_to_slow():
 def test_cross_attention_handles_sequences_longer_than_its_table():
     xa = CrossAttention(8, 4, max_len=4)
     assert xa(torch.randn(2, 7, 8), torch.randn(2, 11, 4)).shape == (2, 7, 8)
+
+
+def test_time_pool_keeps_order_where_a_mean_cannot():
+    """'A then B' and 'B then A' average to the same vector; the attention half of the time
+    pool reads the learned positions, so it tells them apart (and the mean half agrees)."""
+    torch.manual_seed(0)
+    a, b = torch.randn(1, 1, 8), torch.randn(1, 1, 8)
+    ab, ba = torch.cat([a.expand(1, 4, 8), b.expand(1, 4, 8)], 1), torch.cat([b.expand(1, 4, 8), a.expand(1, 4, 8)], 1)
+    pool = TimeAttentionPool(8)
+    with torch.no_grad():
+        pool.pos.copy_(torch.randn_like(pool.pos))  # as after training: positions that matter
+    (p_ab, w), (p_ba, _) = pool(ab), pool(ba)
+    assert p_ab.shape == (1, 16) and w.shape == (1, 8)
+    torch.testing.assert_close(p_ab[:, :8], p_ba[:, :8])
+    assert (p_ab[:, 8:] - p_ba[:, 8:]).abs().max() > 1e-2
+    torch.testing.assert_close(MeanPool()(ab)[0], MeanPool()(ba)[0])
+    seg_ab, seg_ba = SegmentPool(2)(ab)[0], SegmentPool(2)(ba)[0]
+    torch.testing.assert_close(seg_ab, torch.cat([a[:, 0], b[:, 0]], 1))
+    torch.testing.assert_close(seg_ba, torch.cat([b[:, 0], a[:, 0]], 1))
+
+
+def test_time_pool_starts_as_a_mean():
+    """At initialisation positions and query are near zero: the attention is nearly uniform, so
+    a random network does not read order through it (the benchmark's random-init floor)."""
+    torch.manual_seed(0)
+    _, w = TimeAttentionPool(16)(torch.randn(4, 12, 16))
+    torch.testing.assert_close(w, torch.full_like(w, 1 / 12), atol=0.05, rtol=0)
+    torch.testing.assert_close(w.sum(1), torch.ones(4))
+
+
+def test_positions_are_relative_to_the_clip_length():
+    table = torch.arange(4.0)[:, None].expand(4, 3)
+    torch.testing.assert_close(resample_positions(table, 4), table)
+    torch.testing.assert_close(resample_positions(table, 7)[:, 0], torch.linspace(0, 3, 7))
+    torch.testing.assert_close(resample_positions(table, 1), table.mean(0, keepdim=True))
+
+
+@pytest.mark.parametrize("pool,width", [("mean", 1), ("attention", 1), ("segments", 4), ("time", 2)])
+def test_pooled_widths(pool, width):
+    assert pool_width(pool) == width
+    for mode in ("concat", "gate", "xattn"):
+        emb, w = Fusion(mode, 4, 8, pool=pool)(torch.randn(2, 9, 4), torch.randn(2, 3, 8))
+        assert emb.shape == (2, width * 12)
+        torch.testing.assert_close(w["fast"].sum(1), torch.ones(2))
+    with pytest.raises(ValueError, match="unknown temporal pool"):
+        pool_width("max")

@@ -6,16 +6,22 @@ factors are drawn independently and written as label columns of ``labels.csv``:
 ``shape`` (appearance, 4 classes)
     circle, square, triangle or cross. Readable from any single frame.
 ``motion`` (short-term, 4 classes)
-    the checkerboard texture seen through the object drifts left, right, up or down, one
-    period in 8 frames (0.5 s at 16 fps), whatever the object itself does (the object is a
-    window onto a drifting pattern). Two frames show the direction. Every frame is a checkerboard and every video holds a whole
-    number of periods, so neither a single frame nor the time-average of the frames can tell
-    the four classes apart: only motion can.
+    the checkerboard texture seen through the object drifts left, right, up or down, whatever
+    the object itself does (the object is a window onto a drifting pattern). The texture's
+    period is drawn per video (so is the drift speed in pixels per frame), and the texture
+    moves by exactly ``drift_periods`` periods over the video. Every frame is a checkerboard
+    and the drift covers whole periods, so neither a single frame nor the time-average of the
+    frames can tell the four classes apart: only motion can. Frames ``s`` apart are
+    ``s * drift_periods / num_frames`` of a period apart, so the direction reads the same at
+    every frame spacing below half the video (:func:`max_unaliased_stride`): no stride an
+    encoder uses sees the drift aliased.
 ``order`` (long-term, 6 classes)
     the video has three equal phases, a horizontal swing (``H``), a vertical swing (``V``)
     and an orbit (``O``), played in one of the 3! orders. Every phase starts and ends at the
     object's home position, so every class holds the same primitives and the same footprint:
-    only the order separates them, and only a view over the whole video reveals it.
+    only the order separates them, and only a view over the whole video reveals it. The
+    orbit turns clockwise or counter-clockwise (drawn per video), so a video played backwards
+    is another valid video: the reversed clip is a negative that no single primitive gives away.
 
 Nuisances vary freely per video or per group: object colour, background texture (shared by a
 *group*, like the actor/scene groups of UCF101), lighting drift, camera pan and shake, sensor
@@ -32,6 +38,7 @@ import csv
 import itertools
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -41,8 +48,6 @@ SHAPES = ("circle", "square", "triangle", "cross")
 MOTIONS = ("drift_left", "drift_right", "drift_up", "drift_down")
 #: unit direction (x, y) on screen of each motion class (y points down)
 DRIFT = {"drift_left": (-1, 0), "drift_right": (1, 0), "drift_up": (0, -1), "drift_down": (0, 1)}
-#: texture period as a fraction of the frame size, and frames per period of the drift
-TEXTURE_PERIOD, DRIFT_FRAMES = 0.25, 8
 PHASES = ("H", "V", "O")
 ORDERS = tuple("".join(p) for p in itertools.permutations(PHASES))
 LABEL_COLUMNS = ("shape", "motion", "order")
@@ -61,15 +66,21 @@ class SynthConfig:
         num_groups: scene groups (background + palette); a quarter of them form the test split.
         holdout_combos: number of (shape, motion) pairs that appear only in test groups.
         crf: x264 constant rate factor (lower = better quality, larger files).
+        texture_period: range of the checkerboard's period as a fraction of ``size``, drawn
+            uniformly per video; the drift speed in pixels per frame scales with it.
+        drift_periods: whole texture periods the drift covers over the video. Frames up to
+            ``num_frames / (2 * drift_periods) - 1`` apart show the direction unaliased.
     """
 
     size: int = 64
     num_frames: int = 48
     fps: int = 16
-    videos_per_combo: int = 6
-    num_groups: int = 12
+    videos_per_combo: int = 25
+    num_groups: int = 16
     holdout_combos: int = 2
     crf: int = 18
+    texture_period: tuple[float, float] = (0.22, 0.4)
+    drift_periods: int = 1
 
     def __post_init__(self) -> None:
         if self.num_frames % 48:
@@ -79,12 +90,28 @@ class SynthConfig:
             raise ValueError(f"num_groups must be >= 4 (got {self.num_groups}): a quarter are test")
         if self.size < 24:
             raise ValueError(f"size must be >= 24 pixels (got {self.size})")
+        lo, hi = self.texture_period
+        if not 0.05 <= lo <= hi <= 1.0:
+            raise ValueError(f"texture_period must be a range within [0.05, 1] of the frame (got {self.texture_period})")
+        if self.drift_periods < 1 or self.num_frames < 4 * self.drift_periods:
+            raise ValueError(f"drift_periods must be >= 1 and leave at least 4 frames per period "
+                             f"(got {self.drift_periods} over {self.num_frames} frames)")
+
+
+def max_unaliased_stride(cfg: SynthConfig) -> int:
+    """The largest frame spacing at which the drift's direction is unambiguous.
+
+    Frames ``s`` apart show the texture moved by ``s * drift_periods / num_frames`` periods; a
+    periodic pattern moved by half a period or more looks as if it moved the other way (or not
+    at all), so the direction is readable for every ``s`` below ``num_frames / (2 * drift_periods)``.
+    """
+    return math.ceil(cfg.num_frames / (2 * cfg.drift_periods)) - 1
 
 
 PRESETS = {
     "tiny": SynthConfig(size=32, num_frames=48, videos_per_combo=1, num_groups=4, holdout_combos=1),
-    "small": SynthConfig(size=64, num_frames=48, videos_per_combo=6, num_groups=12),
-    "paper": SynthConfig(size=112, num_frames=96, videos_per_combo=16, num_groups=24),
+    "small": SynthConfig(size=64, num_frames=48, videos_per_combo=25, num_groups=16),
+    "paper": SynthConfig(size=112, num_frames=96, videos_per_combo=32, num_groups=24),
 }
 
 
@@ -164,17 +191,19 @@ class _Renderer:
         return down(body), down(dark)
 
 
-def _phase_offset(phase: str, u: float, amp: float, sign: float, orbit_dir: tuple[float, float]):
-    """Offset from home at phase progress ``u`` in [0, 1); zero at both ends of every phase."""
+def _phase_offset(phase: str, u: float, amp: float, sign: float, orbit_dir: tuple[float, float],
+                  spin: float = 1.0):
+    """Offset from home at phase progress ``u`` in [0, 1); zero at both ends of every phase.
+    The orbit turns counter-clockwise on screen for ``spin = 1``, clockwise for ``spin = -1``."""
     w = 2 * math.pi * u
     if phase == "H":
         return sign * amp * math.sin(w), 0.0
     if phase == "V":
         return 0.0, sign * amp * math.sin(w)
-    # orbit: a counter-clockwise circle (on screen) through the home position
+    # orbit: a circle through the home position
     r = amp * 0.6
     ex, ey = orbit_dir
-    # rotate e by -w (counter-clockwise on screen, where y points down)
+    w = spin * w  # rotate e by -w: counter-clockwise on screen (y points down) for spin = 1
     rx = ex * math.cos(w) + ey * math.sin(w)
     ry = -ex * math.sin(w) + ey * math.cos(w)
     return r * (rx - ex), r * (ry - ey)
@@ -208,16 +237,17 @@ def render_video(cfg: SynthConfig, shape: str, motion: str, order: str, group: d
     signs = {"H": rng.choice([-1.0, 1.0]), "V": rng.choice([-1.0, 1.0])}
     theta = rng.uniform(0, 2 * np.pi)
     orbit_dir = (math.cos(theta), math.sin(theta))
+    spin = rng.choice([-1.0, 1.0])
     angle = rng.uniform(0, 360)
-    period = size * TEXTURE_PERIOD
-    speed = period / DRIFT_FRAMES
+    period = size * rng.uniform(*cfg.texture_period)
+    speed = period * cfg.drift_periods / n  # whole periods over the video
     drift = DRIFT[motion]
     tex0 = rng.uniform(0, period, size=2)
     obj_color = np.asarray(_hsv(rng.uniform(0, 1), rng.uniform(0.6, 1.0), rng.uniform(0.75, 1.0)), np.float32)
     dark_color = obj_color * rng.uniform(0.45, 0.65)
     # camera: a slow pan plus smoothed shake, in pixels
-    pan = rng.uniform(-0.25, 0.25, size=2) * size / 64
-    shake_amp = rng.uniform(0.0, 1.0) * size / 64
+    pan = rng.uniform(-0.1, 0.1, size=2) * size / 64
+    shake_amp = rng.uniform(0.0, 0.6) * size / 64
     shake = rng.normal(0, 1, size=(n + 2, 2))
     shake = (shake[:-2] + shake[1:-1] + shake[2:]) / 3 * shake_amp
     light_amp, light_freq, light_phase = rng.uniform(0, 0.25), rng.uniform(0.3, 1.5), rng.uniform(0, 2 * np.pi)
@@ -229,7 +259,7 @@ def render_video(cfg: SynthConfig, shape: str, motion: str, order: str, group: d
     for t in range(n):
         k, within = divmod(t, phase_len)
         phase = order[k]
-        dx, dy = _phase_offset(phase, within / phase_len, amp, signs.get(phase, 1.0), orbit_dir)
+        dx, dy = _phase_offset(phase, within / phase_len, amp, signs.get(phase, 1.0), orbit_dir, spin)
         cam_x, cam_y = pan[0] * t + shake[t, 0], pan[1] * t + shake[t, 1]
         ox, oy = home[0] + dx - cam_x, home[1] + dy - cam_y
         # the texture lives in the world and drifts; the object is a window onto it, so the
@@ -301,8 +331,20 @@ def _plan(cfg: SynthConfig, seed: int) -> list[dict]:
     return rows
 
 
+def _render_one(job: tuple) -> list[dict]:
+    """Render video ``i`` of the plan and encode it unless its file exists; its frame notes."""
+    cfg, row, group, seed, i, target = job
+    frames, notes = render_video(cfg, row["shape"], row["motion"], row["order"], group,
+                                 np.random.default_rng([seed, 2, i]))
+    if not target.exists():
+        tmp = target.with_suffix(".tmp.mp4")
+        write_video(tmp, frames, cfg.fps, crf=cfg.crf)
+        tmp.replace(target)
+    return notes
+
+
 def generate(out: str | Path, cfg: SynthConfig | str = "small", seed: int = 0,
-             progress: bool = True) -> Path:
+             progress: bool = True, workers: int = 0) -> Path:
     """Write a benchmark instance to ``out`` and return the path of its ``labels.csv``.
 
     Files written: ``videos/*.mp4``, ``labels.csv`` (path, video_id, group, split, the factor
@@ -310,42 +352,53 @@ def generate(out: str | Path, cfg: SynthConfig | str = "small", seed: int = 0,
     ``splits/trainlist01.txt`` and ``splits/testlist01.txt`` (UCF101-style lists) and
     ``benchmark.json`` (the config and seed). Existing files with the same config and seed are
     kept, so an interrupted run resumes where it stopped.
+
+    Args:
+        workers: processes that render and encode videos side by side (0 = one per CPU core).
+            Every video draws from its own generator, so the result does not depend on it.
     """
     if isinstance(cfg, str):
         cfg = preset(cfg)
     out = Path(out)
     (out / "videos").mkdir(parents=True, exist_ok=True)
     meta_path = out / "benchmark.json"
-    meta = {"config": asdict(cfg), "seed": seed, "label_columns": list(LABEL_COLUMNS)}
+    meta = {"config": _plain(asdict(cfg)), "seed": seed, "label_columns": list(LABEL_COLUMNS)}
     if meta_path.exists() and json.loads(meta_path.read_text()) != meta:
         raise FileExistsError(f"{out} holds a benchmark with another config or seed; "
                               "choose an empty directory or delete it first")
     rows = _plan(cfg, seed)
     done = out / "labels.csv"
+    for r in rows:
+        r["video_id"] = f"v_synth_g{r['group'] + 1:02d}_c{r['clip']:03d}"
+        r["path"] = f"videos/{r['video_id']}.mp4"
     if (meta_path.exists() and done.exists() and (out / "frames.csv").exists()
-            and all((out / "videos" / f"v_synth_g{r['group'] + 1:02d}_c{r['clip']:03d}.mp4").exists() for r in rows)):
+            and all((out / r["path"]).exists() for r in rows)):
         if progress:
             print(f"{out} already holds this benchmark (config and seed match); nothing to do")
         return done
     meta_path.write_text(json.dumps(meta, indent=2))
     groups = [_group_params(np.random.default_rng([seed, 1, g])) for g in range(cfg.num_groups)]
-    iterator = enumerate(rows)
+    jobs = [(cfg, r, groups[r["group"]], seed, i, out / r["path"]) for i, r in enumerate(rows)]
+    workers = workers or os.cpu_count() or 1
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(workers)
+        results = pool.map(_render_one, jobs, chunksize=8)
+    else:
+        pool, results = None, map(_render_one, jobs)
     if progress:
         from tqdm.auto import tqdm
-        iterator = tqdm(iterator, total=len(rows), desc=f"vcl synth -> {out}", unit="video")
+        results = tqdm(results, total=len(rows), desc=f"vcl synth -> {out}", unit="video", mininterval=5)
     frame_rows = []
-    for i, row in iterator:
-        vid = f"v_synth_g{row['group'] + 1:02d}_c{row['clip']:03d}"
-        rel = f"videos/{vid}.mp4"
-        frames, notes = render_video(cfg, row["shape"], row["motion"], row["order"], groups[row["group"]],
-                                     np.random.default_rng([seed, 2, i]))
-        target = out / rel
-        if not target.exists():
-            tmp = target.with_suffix(".tmp.mp4")
-            write_video(tmp, frames, cfg.fps, crf=cfg.crf)
-            tmp.replace(target)
-        row.update(path=rel, video_id=vid, group=f"g{row['group'] + 1:02d}")
-        frame_rows.extend({"video_id": vid, **n} for n in notes)
+    try:
+        for row, notes in zip(rows, results):
+            frame_rows.extend({"video_id": row["video_id"], **n} for n in notes)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    for r in rows:
+        r["group"] = f"g{r['group'] + 1:02d}"
     cols = ["path", "video_id", "group", "split", *LABEL_COLUMNS, "meta_combo_seen"]
     with open(out / "labels.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
@@ -360,6 +413,13 @@ def generate(out: str | Path, cfg: SynthConfig | str = "small", seed: int = 0,
         with open(out / "splits" / f"{split}list01.txt", "w") as f:
             f.writelines(f"{r['path']}\n" for r in rows if r["split"] == split)
     return out / "labels.csv"
+
+
+def _plain(x):
+    """Tuples as lists, as JSON gives them back (so a stored config compares equal)."""
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    return [_plain(v) for v in x] if isinstance(x, (list, tuple)) else x
 
 
 def with_overrides(cfg: SynthConfig, **kw) -> SynthConfig:

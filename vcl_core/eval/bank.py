@@ -15,7 +15,7 @@ import torch
 
 from ..data import FrameSource, VideoRecord
 from .features import (VIEWS, ClipWindowsDataset, VideoTransform, WindowsFn, extract_clip_features, protocol_view,
-                       view_windows)
+                       recompute_batchnorm, view_windows)
 from .probes import LinearProbe, encode_labels, fit_linear_probe
 
 
@@ -52,14 +52,19 @@ class FeatureBank:
         batch_size, device, workers: feature extraction.
         probe_wd, probe_iter: linear probe settings.
         seed: seeds perturbed datasets and probes.
+        precise_bn: embed each view with BatchNorm statistics recomputed on that view of the
+            train split (:func:`~vcl_core.eval.features.recompute_batchnorm`); ``False`` keeps the
+            training run's running statistics. The ``video_model`` view keeps them either way.
     """
 
     def __init__(self, encoder: torch.nn.Module, train: Sequence[VideoRecord], test: Sequence[VideoRecord],
                  source: FrameSource, *, num_frames: int, stride: int, crop_size: int, num_clips: int,
                  whole_frames: int, video_encoder: Callable[[torch.Tensor], torch.Tensor] | None = None,
                  batch_size: int = 32, device: str = "cpu", workers: int = 0, probe_wd: float = 1e-3,
-                 probe_iter: int = 100, seed: int = 0):
+                 probe_iter: int = 100, seed: int = 0, precise_bn: bool = True):
         self.encoder, self.video_encoder = encoder, video_encoder
+        self.precise_bn = precise_bn
+        self._view_encoders: dict[str, torch.nn.Module] = {}
         self.records = {"train": list(train), "test": list(test)}
         self.source = source
         self.num_frames, self.stride, self.crop_size = num_frames, stride, crop_size
@@ -87,14 +92,28 @@ class FeatureBank:
         return ClipWindowsDataset(self.records[split], self.source, windows or view_windows(spec, self.num_clips),
                                   num_windows or k, spec.num_frames, self.crop_size, video_transform, self.seed)
 
-    def encode(self, dataset: ClipWindowsDataset, video_level: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """``(features (N, K, D), ok (N,))`` of a dataset; unreadable videos go to :attr:`skipped`.
+    def view_encoder(self, view: str) -> torch.nn.Module:
+        """The encoder that embeds ``view``: with :attr:`precise_bn`, a copy whose BatchNorm
+        statistics were recomputed on that view of the train split (made once per view)."""
+        kind = self._kind(view)
+        if not self.precise_bn or kind == "video_model":
+            return self.encoder
+        if kind not in self._view_encoders:
+            t0 = time.perf_counter()
+            self._view_encoders[kind] = recompute_batchnorm(self.encoder, self.dataset(kind, "train"), self.batch_size,
+                                                            self.device, self.workers)
+            self.seconds += time.perf_counter() - t0
+        return self._view_encoders[kind]
 
-        ``video_level`` sends the clips through :attr:`video_encoder` instead (``K = 1``).
+    def encode(self, dataset: ClipWindowsDataset, view: str = "clips") -> tuple[np.ndarray, np.ndarray]:
+        """``(features (N, K, D), ok (N,))`` of a dataset read as ``view``; unreadable videos
+        go to :attr:`skipped`. ``video_model`` sends the clips through :attr:`video_encoder`
+        (``K = 1``); other views go through :meth:`view_encoder`.
         """
         t0 = time.perf_counter()
-        x, ok, errors = extract_clip_features(self.encoder, dataset, self.batch_size, self.device, self.workers,
-                                              video_encoder=self.video_encoder if video_level else None)
+        video_level = self._kind(view) == "video_model"
+        x, ok, errors = extract_clip_features(self.view_encoder(view), dataset, self.batch_size, self.device,
+                                              self.workers, video_encoder=self.video_encoder if video_level else None)
         for e in errors:
             vid, _, why = e.partition(":")
             self.skipped[vid] = why.strip()
@@ -115,7 +134,7 @@ class FeatureBank:
             if key[0] == "video_model" and self.video_encoder is None:
                 raise ValueError("the video_model view needs a video_encoder")
             ds = self.dataset(key[0], split, video_transform)
-            self._feats[key] = self.encode(ds, video_level=key[0] == "video_model")
+            self._feats[key] = self.encode(ds, key[0])
         return self._feats[key]
 
     def samples(self, view: str, split: str, condition: str = "clean",

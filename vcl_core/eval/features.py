@@ -165,6 +165,55 @@ def extract_clip_features(encoder: Callable[[torch.Tensor], torch.Tensor], datas
     return np.concatenate(feats), np.concatenate(oks).astype(bool), errors
 
 
+def has_batchnorm(module: torch.nn.Module) -> bool:
+    """True when ``module`` holds a BatchNorm layer that tracks running statistics."""
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+               for m in module.modules())
+
+
+@torch.no_grad()
+def recompute_batchnorm(encoder: torch.nn.Module, dataset: ClipWindowsDataset, batch_size: int = 32,
+                        device: str | torch.device = "cpu", workers: int = 0,
+                        max_videos: int = 2048) -> torch.nn.Module:
+    """A copy of ``encoder`` whose BatchNorm statistics are those of the clips it will embed.
+
+    In training, BatchNorm's running statistics average every view the network saw: short
+    clips and whole-video views, augmented. A view evaluated with statistics of another
+    (a whole-video view at stride 3 sees frame differences three times those of a clip at
+    stride 1) is normalised wrongly. "Precise BN" (Wu & Johnson, "Rethinking 'Batch' in
+    BatchNorm", 2021; SlowFast's ``BN.USE_PRECISE_STATS``) recomputes them as the exact mean
+    and variance over the evaluated view of (up to ``max_videos``) training videos, with
+    every other layer in eval mode. The encoder itself is not modified.
+
+    Args:
+        encoder: ``(B, 3, T, H, W) -> (B, D)``.
+        dataset: the clips of the view, usually of the train split (:class:`ClipWindowsDataset`).
+
+    Returns:
+        The copy, in eval mode (the encoder itself when it has no BatchNorm).
+    """
+    if not has_batchnorm(encoder):
+        return encoder
+    import copy
+
+    model = copy.deepcopy(encoder).eval()
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+             and m.track_running_stats]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over all batches: the exact statistics
+        m.train()
+    subset = torch.utils.data.Subset(dataset, range(min(len(dataset), max_videos)))
+    loader = torch.utils.data.DataLoader(subset, batch_size=batch_size, num_workers=workers, shuffle=False)
+    for batch in loader:
+        clips = batch["clips"][batch["ok"]]
+        if len(clips):
+            model(clips.flatten(0, 1).to(device))
+    for m in norms:
+        m.eval()
+    return model
+
+
 def extract_features(encoder: torch.nn.Module, records: Sequence[VideoRecord], source: FrameSource,
                      view: ViewSpec, num_clips: int, crop_size: int, batch_size: int = 32,
                      device: str | torch.device = "cpu", workers: int = 0,

@@ -175,9 +175,9 @@ def finetune_block(bank: FeatureBank, cfg: FinetuneConfig, views: tuple[str, ...
     """
     runs = []
     if "clip" in views or "clips" in views:
-        runs.append(("clip", "clips", bank.encoder))
+        runs.append(("clip", "clips", bank.view_encoder("clips")))
     if "whole" in views:
-        runs.append(("whole", "whole", bank.encoder))
+        runs.append(("whole", "whole", bank.view_encoder("whole")))
     notes = {}
     if "video_model" in views:
         if isinstance(bank.video_encoder, nn.Module):

@@ -5,7 +5,7 @@
     {"schema":         "vcl_core.eval/2",
      "tasks":          {LABEL: {"linear_top1", "knn_top1", "retrieval_r1", "retrieval_r5"}},
      "protocols":      {VIEW: {LABEL: {"linear_top1", "knn_top1", "retrieval_r1", "retrieval_r5",
-                                        "retrieval_r10"}}},
+                                        "retrieval_r10", "linear_top1_seen", "linear_top1_unseen"}}},
      "chance":         {LABEL: majority-class accuracy on the test split},
      "finetune":       {"views": {VIEW: {LABEL: {"finetune_top1"}}},
                         "epoch_loss": {RUN: {LABEL: [mean train loss per epoch]}}, "settings": {...}},
@@ -27,7 +27,10 @@
      "meta":           {"blocks", "blocks_skipped", "seconds", "protocol_docs", "views", ...}}
 
 ``tasks``, ``protocols`` and ``chance`` are the ``probes`` block (``tasks`` repeats the view named
-by ``meta.video_embedding``). A block that was not run is absent (the three probe keys are
+by ``meta.video_embedding``). ``linear_top1_seen`` / ``_unseen`` score the same linear probe on
+the test videos whose factor combination was / was not seen in train (only on datasets with
+``meta_combo_seen`` flags, see :mod:`vcl_core.eval.generalisation`); the first is the headline
+number of the notebooks, the second its own column. A block that was not run is absent (the three probe keys are
 then empty). Accuracies are fractions in [0, 1]; drops and gaps are differences of them.
 RUN is ``clip`` (one fine-tuning run serves the ``clip`` and ``clips`` views), ``whole`` or
 ``video_model``; ROLE is ``appearance``, ``short_term`` or ``long_term``; SLOT is ``shape``,

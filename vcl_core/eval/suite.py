@@ -33,7 +33,7 @@ from .captions import CAPTION_COLUMNS, CaptionConfig, captioning_block
 from .diagnostics import alignment, representation_report
 from .features import PROTOCOLS, VIEWS
 from .finetune import FinetuneConfig, finetune_block
-from .generalisation import META_COLUMN, generalisation_block
+from .generalisation import META_COLUMN, generalisation_block, seen_flags
 from .probes import LinearProbe, chance_level, encode_labels, fit_linear_probe, knn_top1, retrieval_recall
 from .robustness import RobustnessConfig, robustness_block
 from .schema import BLOCKS, PROTOCOL_DOCS, SCHEMA, records
@@ -42,13 +42,24 @@ from .temporal import TemporalConfig, temporal_block
 LABEL_BLOCKS = ("probes", "finetune", "robustness", "generalisation", "captioning")
 
 
-def probe_metrics(d: LabelledSplits, probe: LinearProbe, knn_k: int = 10, knn_t: float = 0.07) -> dict:
-    """Linear, kNN and retrieval metrics plus the majority-class chance of one view and label."""
+def probe_metrics(d: LabelledSplits, probe: LinearProbe, knn_k: int = 10, knn_t: float = 0.07,
+                  seen: np.ndarray | None = None) -> dict:
+    """Linear, kNN and retrieval metrics plus the majority-class chance of one view and label.
+
+    With ``seen`` (bool per test video, True where its factor combination occurs in train; see
+    :mod:`vcl_core.eval.generalisation`) the linear probe is also scored on the seen and the
+    unseen test videos apart (``linear_top1_seen``, ``linear_top1_unseen``).
+    """
     rec = retrieval_recall(d.train_x, d.train_y, d.test_x, d.test_y, ks=(1, 5, 10))
-    return {"linear_top1": probe.score(d.test_x, d.test_y),
-            "knn_top1": knn_top1(d.train_x, d.train_y, d.test_x, d.test_y, knn_k, knn_t),
-            "retrieval_r1": rec[1], "retrieval_r5": rec[5], "retrieval_r10": rec[10],
-            "chance": chance_level(d.train_y, d.test_y)}
+    out = {"linear_top1": probe.score(d.test_x, d.test_y),
+           "knn_top1": knn_top1(d.train_x, d.train_y, d.test_x, d.test_y, knn_k, knn_t),
+           "retrieval_r1": rec[1], "retrieval_r5": rec[5], "retrieval_r10": rec[10],
+           "chance": chance_level(d.train_y, d.test_y)}
+    if seen is not None:
+        mask = seen[d.test_video]
+        out["linear_top1_seen"] = probe.score(d.test_x[mask], d.test_y[mask])
+        out["linear_top1_unseen"] = probe.score(d.test_x[~mask], d.test_y[~mask])
+    return out
 
 
 def probe_all(train_x: np.ndarray, train_labels: Sequence[str], test_x: np.ndarray, test_labels: Sequence[str],
@@ -136,7 +147,7 @@ def evaluate_encoder(encoder: torch.nn.Module, index: VideoIndex, source: FrameS
                      video_encoder: Callable[[torch.Tensor], torch.Tensor] | None = None,
                      finetune: FinetuneConfig = FinetuneConfig(), temporal: TemporalConfig = TemporalConfig(),
                      robustness: RobustnessConfig = RobustnessConfig(),
-                     captioning: CaptionConfig = CaptionConfig(), seed: int = 0) -> dict:
+                     captioning: CaptionConfig = CaptionConfig(), seed: int = 0, precise_bn: bool = True) -> dict:
     """Evaluate a frozen encoder: every requested block of the results schema.
 
     Args:
@@ -158,6 +169,8 @@ def evaluate_encoder(encoder: torch.nn.Module, index: VideoIndex, source: FrameS
             component); adds the ``video_model`` view.
         finetune, temporal, robustness, captioning: each block's settings.
         seed: seeds perturbed test sets, fine-tuning, the caption decoder and subsampling.
+        precise_bn: embed every view with BatchNorm statistics recomputed on that view of the
+            train split (see :class:`~vcl_core.eval.bank.FeatureBank`).
 
     Returns:
         The results dict (see :mod:`vcl_core.eval.schema`).
@@ -199,26 +212,28 @@ def evaluate_encoder(encoder: torch.nn.Module, index: VideoIndex, source: FrameS
     bank = FeatureBank(encoder, train, test, source, num_frames=num_frames, stride=stride, crop_size=crop_size,
                        num_clips=num_clips, whole_frames=whole_frames, video_encoder=video_encoder,
                        batch_size=batch_size, device=device, workers=workers, probe_wd=probe_wd,
-                       probe_iter=probe_iter, seed=seed)
+                       probe_iter=probe_iter, seed=seed, precise_bn=precise_bn)
     out: dict = {"schema": SCHEMA, "tasks": {}, "protocols": {}, "chance": {}}
     seconds: dict[str, float] = {}
     for block in run:
         t0, enc0 = time.perf_counter(), bank.seconds
         if block == "probes":
+            flags = seen_flags(bank)
             for view in views:
                 res = {}
                 for col in cols:
                     d = bank.labelled(view, col)
                     if d is None:
                         continue
-                    m = probe_metrics(d, bank.linear(view, col), knn_k, knn_t)
+                    m = probe_metrics(d, bank.linear(view, col), knn_k, knn_t, flags)
                     chance = m.pop("chance")
                     if view != "clip":
                         out["chance"][col] = chance
                     res[col] = m
                 out["protocols"][view] = res
             out["tasks"] = {c: {k: v for k, v in m.items()
-                                if k in ("linear_top1", "knn_top1", "retrieval_r1", "retrieval_r5")}
+                                if k in ("linear_top1", "linear_top1_seen", "linear_top1_unseen", "knn_top1",
+                                         "retrieval_r1", "retrieval_r5")}
                             for c, m in out["protocols"][video_embedding].items()}
         elif block == "finetune":
             out["finetune"] = finetune_block(bank, finetune, views, cols)

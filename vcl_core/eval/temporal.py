@@ -131,7 +131,7 @@ def temporal_block(bank: FeatureBank, cfg: TemporalConfig, views: tuple[str, ...
     feats = {}
     for split in ("train", "test"):
         ds = bank.dataset("clip", split, windows=windows, num_windows=cfg.clips_per_video * nv)
-        x, ok = bank.encode(ds)
+        x, ok = bank.encode(ds, "clip")
         feats[split] = x[ok].reshape(int(ok.sum()), cfg.clips_per_video, nv, -1)
     # variant columns of each probe: forward is 1x
     speed_cols = [0 if s == 1 else 3 + [u for u in cfg.speeds if u != 1].index(s) for s in cfg.speeds]

@@ -1,7 +1,20 @@
 """Temporal pooling and the top fusion of the fast and slow streams.
 
 Inputs are *time tokens*: each stream's last feature map averaged over space,
-``fast: (B, Tf, Cf)`` and ``slow: (B, Ts, Cs)``. Fusion modes:
+``fast: (B, Tf, Cf)`` and ``slow: (B, Ts, Cs)``. Temporal pools (``pool``), per stream:
+
+``mean``       the average over time (SlowFast's head). Blind to order: "A then B" and
+               "B then A" average to the same vector.
+``attention``  a weighted average with learned scores (which moments matter); still one
+               average, so still blind to order.
+``segments``   the tokens averaged within :data:`SEGMENTS` equal parts of the clip and
+               concatenated: order is kept by position in the vector.
+``time``       the mean plus multi-head attention from learned queries over the tokens with
+               learned *relative* positions (:class:`TimeAttentionPool`): each head can find a
+               kind of moment and report when it happens, so order is kept, while the mean
+               keeps what holds throughout (sub-second motion). The default.
+
+``segments`` and ``time`` widen a stream's feature (:func:`pool_width`). Fusion modes:
 
 ``concat``  pool each stream over time and concatenate (SlowFast's head).
 ``gate``    each stream gates the other: ``slow * sigmoid(W_fs fast)`` and
@@ -16,7 +29,21 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 FUSIONS = ("concat", "gate", "xattn")
-POOLS = ("mean", "attention")
+POOLS = ("mean", "attention", "segments", "time")
+#: parts a clip's time tokens are averaged into by the ``segments`` pool
+SEGMENTS = 4
+
+
+def pool_width(kind: str) -> int:
+    """How many times a stream's channels the pooled feature of ``kind`` has.
+
+    Raises:
+        ValueError: unknown ``kind``.
+    """
+    widths = {"mean": 1, "attention": 1, "segments": SEGMENTS, "time": 2}
+    if kind not in widths:
+        raise ValueError(f"unknown temporal pool {kind!r}; choose one of {POOLS}")
+    return widths[kind]
 
 
 class AttentionPool(nn.Module):
@@ -45,8 +72,64 @@ class MeanPool(nn.Module):
         return tokens.mean(1), tokens.new_full((b, t), 1.0 / t)
 
 
+class SegmentPool(nn.Module):
+    """Average the tokens within ``k`` equal parts of the clip and concatenate the parts in
+    time order: ``(B, T, C) -> ((B, k * C), uniform weights (B, T))``. Fewer than ``k`` tokens are
+    repeated (``adaptive_avg_pool1d``), so every clip length gives the same width."""
+
+    def __init__(self, k: int = SEGMENTS):
+        super().__init__()
+        self.k = k
+
+    def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, t, _ = tokens.shape
+        parts = F.adaptive_avg_pool1d(tokens.transpose(1, 2), self.k).transpose(1, 2)  # (B, k, C)
+        return parts.flatten(1), tokens.new_full((b, t), 1.0 / t)
+
+
+def resample_positions(table: torch.Tensor, t: int) -> torch.Tensor:
+    """A ``(L, C)`` table of learned positions stretched or squeezed to ``t`` entries (linear
+    interpolation): position ``i`` of ``t`` means the same *fraction* of the clip at any length."""
+    if t == table.shape[0]:
+        return table
+    if t == 1:
+        return table.mean(0, keepdim=True)
+    return F.interpolate(table.T[None], size=t, mode="linear", align_corners=True)[0].T
+
+
+class TimeAttentionPool(nn.Module):
+    """The mean over time plus attention pooling that keeps *when* things happen.
+
+    ``heads`` learned queries (one multi-head attention) read the tokens plus learned
+    relative positions (:func:`resample_positions`); a head that attends to one kind of
+    moment returns, through the positions, where in the clip that moment is, which an average
+    cannot (Lee et al., Set Transformer's pooling by multi-head attention, ICML 2019, with
+    positions). The mean keeps what holds over the whole clip at the best signal-to-noise.
+    At initialisation the positions and the query are near zero, so the attention is nearly
+    uniform and the pool starts as a mean: a random network does not read order through it.
+
+    ``forward``: tokens ``(B, T, C)`` -> ``(B, 2C)`` (``[mean, attention]``) and the attention
+    weights averaged over heads ``(B, T)`` (rows sum to one).
+    """
+
+    def __init__(self, dim: int, heads: int = 4, table: int = 16):
+        super().__init__()
+        self.pos = nn.Parameter(torch.zeros(table, dim))
+        self.query = nn.Parameter(torch.zeros(1, 1, dim))
+        nn.init.trunc_normal_(self.pos, std=0.02)
+        nn.init.trunc_normal_(self.query, std=0.02)
+        self.norm = nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, heads if dim % heads == 0 else 1, batch_first=True)
+
+    def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.norm(tokens + resample_positions(self.pos, tokens.shape[1]).to(tokens.dtype))
+        out, w = self.attn(self.query.repeat(len(x), 1, 1).to(x.dtype), x, x, need_weights=True,
+                           average_attn_weights=True)
+        return torch.cat([tokens.mean(1), out[:, 0]], dim=1), w[:, 0]
+
+
 def make_pool(kind: str, dim: int) -> nn.Module:
-    """A temporal pool over ``(B, T, dim)`` tokens, ``mean`` or ``attention``.
+    """A temporal pool over ``(B, T, dim)`` tokens (see the module docstring for the kinds).
 
     Raises:
         ValueError: unknown ``kind``.
@@ -55,6 +138,10 @@ def make_pool(kind: str, dim: int) -> nn.Module:
         return MeanPool()
     if kind == "attention":
         return AttentionPool(dim)
+    if kind == "segments":
+        return SegmentPool()
+    if kind == "time":
+        return TimeAttentionPool(dim)
     raise ValueError(f"unknown temporal pool {kind!r}; choose one of {POOLS}")
 
 
@@ -92,13 +179,13 @@ class CrossAttention(nn.Module):
 
 
 class Fusion(nn.Module):
-    """Fuse fast and slow time tokens into one embedding of size ``Cf + Cs``.
+    """Fuse fast and slow time tokens into one embedding of size ``m * (Cf + Cs)``.
 
     Inputs are time tokens ``fast (B, Tf, Cf)`` and ``slow (B, Ts, Cs)``. Either stream may be
     ``None`` (slow-only or fast-only networks); then the other is pooled and ``mode`` has no
     effect (there is nothing to fuse). ``forward`` returns
     ``(embedding (B, D), {"fast": weights (B, Tf), "slow": weights (B, Ts)})`` with
-    ``D = Cf + Cs`` (the pooling weights of the streams present).
+    ``D = m * (Cf + Cs)``, ``m = pool_width(pool)`` (the pooling weights of the streams present).
 
     Raises:
         ValueError: unknown ``mode`` or ``pool``.
@@ -113,9 +200,10 @@ class Fusion(nn.Module):
         self.pool_slow = make_pool(pool, slow_dim) if slow_dim else None
         both = fast_dim > 0 and slow_dim > 0
         self.fast_from_slow: CrossAttention | None = None
+        m = pool_width(pool)
         if mode == "gate" and both:
-            self.gate_slow = nn.Linear(fast_dim, slow_dim)
-            self.gate_fast = nn.Linear(slow_dim, fast_dim)
+            self.gate_slow = nn.Linear(m * fast_dim, m * slow_dim)
+            self.gate_fast = nn.Linear(m * slow_dim, m * fast_dim)
         if mode == "xattn" and both:
             self.slow_from_fast = CrossAttention(slow_dim, fast_dim)
             self.fast_from_slow = CrossAttention(fast_dim, slow_dim) if bidirectional else None

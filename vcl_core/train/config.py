@@ -87,10 +87,16 @@ class MethodConfig:
         temperature_schedule: ``fixed``, ``warmup`` (linear to ``temperature_end`` over the first
             30% of steps), ``cosine`` (to ``temperature_end`` over the run) or ``learned``.
         temperature_end: final temperature of a schedule.
-        temporal_negatives: add the anchor clip ``reverse``d, ``shuffle``d or ``both`` as extra
-            negatives (same appearance, different temporal structure), or ``none``.
+        temporal_negatives: add every key clip ``reverse``d, ``shuffle``d or ``both`` as extra
+            negatives of the pairs it is the key of (same appearance, different temporal
+            structure), or ``none``. With keys from another moment than their anchor
+            (``data.policy`` ``rho`` or ``cvrl``), only what is constant over a video *and* changed
+            by the transformation separates them: the direction of sub-second motion.
         negative_grad: back-propagate through the temporal negatives too (costs a backward
             pass per negative; without it they act like MoCo keys).
+        fast_contrast: weight of a second InfoNCE on the fast pathway's part of the embedding
+            alone (its own projection head, the same pairs and temporal negatives): the motion
+            stream must tell videos apart by motion, not by the appearance the slow one sees.
         hard_negative_beta: importance re-weighting of hard negatives (Robinson et al. 2021); 0 = off.
         queue_size: keys per temporal scale in a MoCo queue (``moco``; optional for ``vcl``).
         mask_same_video: queued keys of the anchor's own video are not used as negatives.
@@ -121,6 +127,7 @@ class MethodConfig:
     temperature_end: float = 0.1
     temporal_negatives: str = "reverse"
     negative_grad: bool = True
+    fast_contrast: float = 0.0
     hard_negative_beta: float = 0.0
     queue_size: int = 0
     mask_same_video: bool = True
@@ -172,14 +179,20 @@ class TrainConfig:
     """The loop around the objective.
 
     Args:
-        epochs: passes over the training split.
+        steps: optimiser steps of the run: the budget, whatever the dataset's size (a small
+            folder is seen more often, not trained less). Learning curves in notebook 01 pick
+            the default.
         batch_size: videos per micro-batch per device.
         seed: seeds model init, sampling and augmentation.
         precision: Fabric precision, ``32-true``, ``bf16-mixed`` or ``16-mixed``.
         accelerator, devices, strategy, num_nodes: passed to ``lightning_fabric.Fabric``.
         max_minutes: wall-clock budget; the run checkpoints and stops when it is spent (0 = none).
         log_every: steps between CSV log rows.
-        ckpt_every: steps between mid-epoch checkpoints (0 = only at epoch ends).
+        ckpt_every: steps between checkpoints of the run's state (``last.ckpt``; 0 = only at
+            epoch ends and at the end).
+        snapshots: steps at which a copy of the weights is kept as
+            ``checkpoints/step-<N>.ckpt`` for learning curves (:func:`~vcl_core.train.runs.evaluate_run`
+            evaluates one with ``step=N``).
         channels_last: use the ``channels_last_3d`` memory format (faster 3D convs on CPU).
         compile: ``torch.compile`` the encoder (falls back to eager with a warning where it does
             not work; checkpoints keep plain parameter names).
@@ -188,7 +201,7 @@ class TrainConfig:
         threads: torch CPU threads (0 = leave torch's default).
     """
 
-    epochs: int = 20
+    steps: int = 2000
     batch_size: int = 32
     seed: int = 0
     precision: str = "32-true"
@@ -199,6 +212,7 @@ class TrainConfig:
     max_minutes: float = 0.0
     log_every: int = 5
     ckpt_every: int = 0
+    snapshots: tuple[int, ...] = ()
     channels_last: bool = True
     sync_bn: bool = False
     compile: bool = False
@@ -216,6 +230,8 @@ class EvalConfig:
         probe_epochs: full-batch L-BFGS iterations of the linear probe.
         probe_wd: L2 penalty of the linear probe.
         batch_size: videos per forward pass.
+        precise_bn: recompute BatchNorm statistics on each evaluated view of the train split
+            before embedding it (:func:`~vcl_core.eval.features.recompute_batchnorm`).
     """
 
     num_clips: int = 6
@@ -225,6 +241,7 @@ class EvalConfig:
     probe_epochs: int = 100
     probe_wd: float = 1e-3
     batch_size: int = 32
+    precise_bn: bool = True
 
 
 @dataclass(frozen=True)
@@ -259,6 +276,9 @@ class Config:
         if d.long_jitter not in JITTERS:
             problems.append(f"data.long_jitter={d.long_jitter!r}: choose {' or '.join(JITTERS)}")
         problems += self._recipe_problems()
+        if t.steps < 0 or any(k < 1 or k > t.steps for k in t.snapshots):
+            problems.append(f"train.steps={t.steps}, train.snapshots={list(t.snapshots)}: steps must be >= 0 and "
+                            "every snapshot a step of the run (1..steps)")
         if t.batch_size < 2:
             problems.append(f"train.batch_size={t.batch_size}: contrastive losses need >= 2 videos per batch")
         if self.augment.crop_size > 4 * d.short_side:
@@ -293,6 +313,10 @@ class Config:
             out.append("method.name=moco needs method.queue_size > 0")
         if m.name == "cvrl" and (d.policy != "cvrl" or d.num_views < 2):
             out.append(f"method.name=cvrl needs data.policy=cvrl and data.num_views >= 2 (got {d.policy}, {d.num_views})")
+        if m.fast_contrast < 0 or (m.fast_contrast > 0 and (self.model.pathways != "both"
+                                                           or m.name in ("byol", "bank", "supervised"))):
+            out.append(f"method.fast_contrast={m.fast_contrast} needs both pathways (model.pathways=both) and an "
+                       "in-batch contrastive recipe (not byol, bank or supervised)")
         if m.name == "byol" and (m.temporal_negatives != "none" or m.hard_negative_beta or d.intra_negatives
                                  or m.global_local):
             out.append("method.name=byol uses no negatives: method.temporal_negatives, method.hard_negative_beta, "
@@ -328,6 +352,9 @@ class Config:
             out.append("method.aux_gap needs two clip views at a gap (data.num_views >= 2, data.policy != same)")
         if (m.aux_motion > 0 or m.aux_camera > 0) and d.num_views + d.long_views < 1:
             out.append("method.aux_motion / aux_camera need a view")
+        if m.name == "supervised" and (d.num_views or d.intra_negatives or d.long_views < 1):
+            out.append("method.name=supervised trains whole-video labels on whole-video views only: set "
+                       "data.num_views=0, data.intra_negatives=0 and data.long_views >= 1")
         if m.name == "supervised" and (m.temporal_negatives != "none" or m.global_local or m.queue_size
                                        or any(getattr(m, f"aux_{a}") for a in
                                               ("order", "speed", "gap", "future", "motion", "camera"))):

@@ -186,8 +186,7 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
 
         objective.encoder = maybe_compile(objective.encoder)
     optimizer = torch.optim.AdamW(param_groups(objective, cfg.optim.weight_decay), lr=cfg.optim.lr)
-    steps_per_epoch = sampler.batches_per_epoch // cfg.optim.accumulate
-    total_steps = max(1, steps_per_epoch * t.epochs)
+    total_steps = t.steps
     warmup = max(1, int(cfg.optim.warmup_frac * total_steps))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(total_steps, warmup, cfg.optim.min_lr_frac))
     objective, optimizer = fabric.setup(objective, optimizer)
@@ -204,6 +203,14 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
         set_rng_state(ck["rng"][fabric.global_rank] if isinstance(ck["rng"], list) else ck["rng"])
         if rank0:
             print(f"resumed {out} at step {step} (epoch {epoch}, batch {batch_in_epoch})")
+
+    def snapshot() -> None:
+        """Keep the weights at this step for learning curves (rank 0 writes)."""
+        if rank0:
+            atomic_save({"model": _plain_names(objective.state_dict()), "step": step, "config": cfg.to_dict(),
+                         "num_classes": num_classes, "classes": dataset.classes, "status": "snapshot"},
+                        out / "checkpoints" / snapshot_name(step))
+        fabric.barrier()
 
     def save(status: str, name: str = "last.ckpt") -> None:
         if fabric.world_size > 1:  # every rank's RNG state, so each resumes its own stream
@@ -237,6 +244,7 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total_steps, initial=step, desc="pretrain", unit="step", dynamic_ncols=True)
+    snapshots = set(t.snapshots)
 
     collapse = None
     t0 = time.time()
@@ -244,7 +252,7 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
     status = "complete"
     clips_per_batch = t.batch_size * dataset.sampling.num_views * fabric.world_size
     objective.train()
-    while epoch < t.epochs and status == "complete":
+    while step < total_steps and status == "complete":
         sampler.set_position(epoch, batch_in_epoch * cfg.optim.accumulate)
         tick = time.time()
         micro = 0
@@ -297,18 +305,24 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
                 bar.update(1)
                 bar.set_postfix(loss=f"{logs['loss']:.3f}", clips_s=f"{clips_per_batch / step_s:.0f}",
                                 epoch=epoch)
+            if step in snapshots:
+                snapshot()
+            if step == total_steps:
+                break
             if t.ckpt_every and step % t.ckpt_every == 0:
                 save("running")
             if time.time() > deadline:
                 status = "budget"
                 break
             tick = time.time()
-        if status == "complete":
+        else:  # the epoch ran out (not the budget): the next one starts from its first batch
             epoch += 1
             batch_in_epoch = 0
-            save("running" if epoch < t.epochs else "complete")
-    if status == "budget" or (t.epochs == 0 and state_kind == "fresh"):
-        save(status)  # epochs=0 saves the initialisation: the random-init baseline
+            optimizer.zero_grad(set_to_none=True)  # micro-batches left over by optim.accumulate
+        if status == "complete":
+            save("running" if step < total_steps else "complete")
+    if status == "budget" or (total_steps == 0 and state_kind == "fresh"):
+        save(status)  # steps=0 saves the initialisation: the random-init baseline
     if bar is not None:
         bar.close()
     if logger is not None:
@@ -326,6 +340,11 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
             msg += "; time budget spent, continue with --resume"
         print(msg)
     return RunResult(out, summary)
+
+
+def snapshot_name(step: int) -> str:
+    """File name of the weights kept at ``step`` (``train.snapshots``)."""
+    return f"step-{step:06d}.ckpt"
 
 
 def collapse_warning(logs: dict, dim: int, step: int) -> str | None:

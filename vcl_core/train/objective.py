@@ -66,23 +66,24 @@ def temporal_negatives(x: torch.Tensor, kind: str, generator: torch.Generator | 
 def time_tokens(encoder: FastSlowEncoder, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The embedding ``(B, D)`` of a clip and its time-slice tokens ``(B, S, D)``.
 
-    A slice is one slow-pathway time step (``alpha`` frames); its token is the slow token
-    concatenated with the mean of the fast tokens of the same frames, so tokens and the
-    embedding live in the same ``D``-dimensional space.
+    A slice is one slow-pathway time step (``alpha`` frames). Its token is the encoder's own
+    fusion and pooling applied to that slice alone (the slice's fast tokens and its slow
+    token), so tokens and the embedding live in the same ``D``-dimensional space.
     """
     fast, slow = encoder.tokens(x)
     emb, _ = encoder.fusion(fast, slow)
     alpha = encoder.cfg.alpha
-    parts = []
+    s = slow.shape[1] if slow is not None else math.ceil(fast.shape[1] / alpha)
+    fs = ss = None
     if fast is not None:
         b, t, c = fast.shape
-        s = math.ceil(t / alpha)
         pad = s * alpha - t
         f = torch.cat([fast, fast[:, -1:].expand(b, pad, c)], 1) if pad else fast
-        parts.append(f.reshape(b, s, alpha, c).mean(2))
+        fs = f.reshape(b * s, alpha, c)
     if slow is not None:
-        parts.append(slow)
-    return emb, torch.cat(parts, dim=2)
+        ss = slow.reshape(slow.shape[0] * s, 1, slow.shape[2])
+    tok, _ = encoder.fusion(fs, ss)
+    return emb, tok.reshape(x.shape[0], s, -1)
 
 
 class VideoObjective(nn.Module):
@@ -106,6 +107,9 @@ class VideoObjective(nn.Module):
         self.separate_long_encoder = None if m.share_scales else FastSlowEncoder(cfg.model)
         dim = self.encoder.embed_dim
         self.projector = ProjectionHead(dim, m.proj_hidden, m.proj_dim, m.proj_layers)
+        if m.fast_contrast > 0:
+            fast = self.encoder.stream_slice("fast")
+            self.fast_projector = ProjectionHead(fast.stop - fast.start, m.proj_hidden, m.proj_dim, m.proj_layers)
         self.long_ids = list(range(d.long_views))
         self.short_ids = list(range(d.long_views, d.long_views + d.num_views))
         self.neg_ids = list(range(d.long_views + d.num_views, d.long_views + d.num_views + d.intra_negatives))
@@ -198,6 +202,21 @@ class VideoObjective(nn.Module):
             ema_update(self.projector, self.target_projector, mom)
 
     # ------------------------------------------------------------------ forward
+    def encode_all(self, clips: list[tuple[torch.Tensor, bool]]) -> list[torch.Tensor]:
+        """Backbone features of many clip batches ``(x (B, 3, T, H, W), long)``, with one encoder
+        call per group of equal shape and scale (fewer, larger calls keep a CPU busy; BatchNorm
+        then normalises the group together, as it would one big batch)."""
+        out: list[torch.Tensor | None] = [None] * len(clips)
+        groups: dict[tuple, list[int]] = {}
+        for i, (x, long) in enumerate(clips):
+            groups.setdefault((tuple(x.shape), long), []).append(i)
+        for (_, long), idx in groups.items():
+            enc = self.long_encoder if long else self.encoder
+            h = enc(torch.cat([clips[i][0] for i in idx])) if len(idx) > 1 else enc(clips[idx[0]][0])
+            for i, part in zip(idx, h.split([clips[i][0].shape[0] for i in idx])):
+                out[i] = part
+        return out
+
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
         m = self.cfg.method
         views = batch["views"]
@@ -206,18 +225,49 @@ class VideoObjective(nn.Module):
         h: dict[int, torch.Tensor] = {}
         z: dict[int, torch.Tensor] = {}
         tokens: dict[int, torch.Tensor] = {}
+        # temporal negatives: every view of a contrasted scale played backwards / shuffled
+        neg_of = [i for ids in (self.scales.values() if m.name not in ("bank", "byol") else ()) for i in ids] \
+            if m.temporal_negatives != "none" else []
+        jobs, owners = [], []
         for i, v in enumerate(views):
             if i in self.long_ids and m.global_local > 0 and i == self.long_ids[0]:
                 h[i], tokens[i] = time_tokens(self.long_encoder, v)
-                z[i] = self.projector(h[i])
             else:
-                h[i], z[i] = self.embed(v, long=i in self.long_ids)
+                jobs.append((v, i in self.long_ids))
+                owners.append(("view", i))
+        if m.negative_grad:
+            for i in neg_of:
+                for k, n in enumerate(temporal_negatives(views[i], m.temporal_negatives)):
+                    jobs.append((n, i in self.long_ids))
+                    owners.append(("neg", i))
+        feats = self.encode_all(jobs)
+        negs: dict[int, list[torch.Tensor]] = {}
+        for (kind, i), f in zip(owners, feats):
+            if kind == "view":
+                h[i] = f
+            else:
+                negs.setdefault(i, []).append(f)
+        if neg_of and not m.negative_grad:
+            with torch.no_grad():
+                for i in neg_of:
+                    negs[i] = self.encode_all([(n, i in self.long_ids)
+                                               for n in temporal_negatives(views[i], m.temporal_negatives)])
+        for i in h:
+            z[i] = self.projector(h[i])
+        temporal = {i: self.projector(torch.cat(f)) for i, f in negs.items()}
         total = 0.0
         scale_w = {"long": m.w_long, "short": m.w_short}
         for scale, ids in (self.scales.items() if m.name != "bank" else ()):
-            term = self._contrast(scale, ids, views, z, batch, tau)
+            term = self._contrast(scale, ids, views, z, batch, tau, temporal)
             logs[f"loss_{scale}"] = float(term.detach())
             total = total + scale_w[scale] * term
+            if m.fast_contrast > 0 and m.name != "byol":
+                fast = self.encoder.stream_slice("fast")
+                zf = {i: self.fast_projector(h[i][:, fast]) for i in ids}
+                tf = {i: self.fast_projector(torch.cat(negs[i])[:, fast]) for i in ids if i in negs}
+                term = self._contrast(scale, ids, views, zf, batch, tau, tf, use_queue=False)
+                logs[f"loss_{scale}_fast"] = float(term.detach())
+                total = total + m.fast_contrast * scale_w[scale] * term
         if m.name == "bank":
             term = self._bank(z, batch, tau)
             logs["loss_bank"] = float(term.detach())
@@ -243,9 +293,18 @@ class VideoObjective(nn.Module):
         logs["effective_rank"] = float(effective_rank(zz)) if finite else float("nan")
         return total, logs
 
-    def _contrast(self, scale: str, ids: list[int], views, z, batch, tau) -> torch.Tensor:
-        """InfoNCE (or BYOL) over the ordered pairs of views of one scale."""
+    def _contrast(self, scale: str, ids: list[int], views, z, batch, tau,
+                  temporal: dict[int, torch.Tensor] | None = None, use_queue: bool = True) -> torch.Tensor:
+        """InfoNCE (or BYOL) over the ordered pairs of views of one scale.
+
+        ``temporal[b]`` holds the projections of view ``b`` played backwards (or shuffled): they
+        are negatives of every pair whose key is ``b``. Such a clip shares everything with the
+        key except its direction in time, and the key comes from another moment than the
+        anchor (``data.policy``), so what tells them apart for the anchor is what is both
+        constant over the video and changed by reversal: the direction of sub-second motion.
+        """
         m = self.cfg.method
+        temporal = temporal or {}
         video = batch["video"].to(z[ids[0]].device)
         if m.name == "byol":
             loss = 0.0
@@ -254,19 +313,12 @@ class VideoObjective(nn.Module):
                     if a != b:
                         loss = loss + byol_loss(self.predictor(z[a]), self.target(views[b]))
             return loss / (len(ids) * (len(ids) - 1))
-        if m.name == "moco":
+        if m.name == "moco" and use_queue:
             keys = {b: self.target(views[b]) for b in ids}
         else:
             keys = z
-        # the anchor played backwards / shuffled is a negative of the anchor itself (the
-        # first view of the scale); intra-video windows and queued keys serve every anchor
-        temporal = None
-        if m.temporal_negatives != "none":
-            with torch.set_grad_enabled(m.negative_grad):
-                temporal = torch.cat([self.embed(n, long=scale == "long")[1]
-                                      for n in temporal_negatives(views[ids[0]], m.temporal_negatives)])
         shared = [z[i] for i in self.neg_ids] if scale == "short" else []  # other windows of each video
-        queue = self.queues[scale] if hasattr(self, "queues") and scale in self.queues else None
+        queue = self.queues[scale] if use_queue and hasattr(self, "queues") and scale in self.queues else None
         if queue is not None and len(queue):
             shared.append(queue.keys().to(z[ids[0]].dtype))
         loss, pairs = 0.0, 0
@@ -274,7 +326,7 @@ class VideoObjective(nn.Module):
             for b in ids:
                 if a == b:
                     continue
-                parts = ([temporal] if a == ids[0] and temporal is not None else []) + shared
+                parts = ([temporal[b]] if b in temporal else []) + shared
                 ex = torch.cat(parts) if parts else None
                 fn_mask = None
                 if queue is not None and len(queue) and m.mask_same_video:
@@ -427,7 +479,12 @@ class ScaleRouter(nn.Module):
 
 
 class SupervisedObjective(nn.Module):
-    """Cross-entropy of one linear head per label column on every view (the ceiling)."""
+    """Cross-entropy of one linear head per label column on the whole-video views: the ceiling.
+
+    The labels describe whole videos (the order of a video's phases cannot be seen in a
+    half-second clip), so only whole-video views are trained on; the config rejects clip
+    views for this recipe. Every view of the batch contributes equally.
+    """
 
     needs_labels = True
 

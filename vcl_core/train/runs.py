@@ -66,7 +66,7 @@ def evaluate_run(run_dir: str | Path, data_root: str | Path | None = None, json_
     res = evaluate_encoder(encoder.to(device), index, source, num_frames=cfg.data.num_frames, stride=cfg.data.stride,
                            crop_size=cfg.augment.crop_size, num_clips=e.num_clips, whole_frames=e.whole_frames,
                            knn_k=e.knn_k, knn_t=e.knn_t, probe_wd=e.probe_wd, probe_iter=e.probe_epochs,
-                           batch_size=e.batch_size, device=device, blocks=blocks,
+                           batch_size=e.batch_size, precise_bn=e.precise_bn, device=device, blocks=blocks,
                            video_encoder=video_encoder.to(device) if video_encoder is not None else None)
     res["meta"].update(run_dir=str(run_dir), method=cfg.method.name, data_root=root)
     if json_path:

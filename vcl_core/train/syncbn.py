@@ -27,7 +27,8 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
 
         c = x.shape[1]
         dims = [0] + list(range(2, x.dim()))
-        xf = x.float()
+        # half precision is summed in float32; float32 and float64 keep their own precision
+        xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
         count = xf.new_tensor([xf.numel() / c])
         stats = all_reduce(torch.cat([xf.sum(dims), (xf * xf).sum(dims), count]))
         total = stats[-1]
