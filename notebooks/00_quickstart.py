@@ -22,9 +22,8 @@
 # **Path.** `vcl synth` (real H.264 files) → decord → clips → fast/slow encoder → InfoNCE →
 # Lightning Fabric loop → frozen features → linear probe / kNN / retrieval.
 #
-# **Runtime.** CPU (2 cores): 7 min inside `make figures` (two notebooks at a time, one
-# core each; runs that an earlier notebook trained are loaded, not retrained), about a minute with
-# `SMOKE = True`. GPU: not measured yet.
+# **Runtime.** Measured in `make figures` and written to `figures/runtimes.json` (the README's
+# table of notebooks); about a minute with `SMOKE = True`.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute
@@ -57,38 +56,47 @@ exp = ctx.experiment()
 # %% [markdown]
 # ## The two encoders
 # Both use the `synthetic` preset: the same fast/slow network, data and evaluation.
-# `random init` is trained for zero epochs; `pretrained` runs the default recipe of
-# `vcl pretrain` (the winner of notebook 09's head-to-head, see the README) for about 150 steps. Labels are never used before the frozen-feature probes.
+# `random init` is trained for zero steps; `pretrained` runs the default recipe of
+# `vcl pretrain` (no options). Labels are never used before the frozen-feature probes.
 
 # %%
-df = exp.sweep({"random init": ["train.epochs=0"], "pretrained": []}, ctx.seeds)
+df = exp.sweep({"random init": ["train.steps=0"], "pretrained": []}, ctx.seeds)
 
 # %% [markdown]
 # ## Results
 # Linear-probe top-1 on the test split (scene groups never seen in training), for the
 # model's own video-level embedding (`whole`: one view spanning the video) and for the
-# average of short clips (`clips`).
+# average of short clips (`clips`). The headline scores test videos whose (shape, motion)
+# combination occurs in training; the held-out combinations are reported on their own.
 
 # %%
-print(summarize(df, protocol="whole").to_string(index=False))
+seen = summarize(df, "linear_top1_seen", "whole")
+unseen = summarize(df, "linear_top1_unseen", "whole").set_index(["variant", "factor"])["mean"]
+print(seen.assign(unseen=[unseen[(v, f)] for v, f in zip(seen.variant, seen.factor)]).round(3).to_string(index=False))
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
 for ax, protocol in zip(axes, ["whole", "clips"]):
-    factor_bars(df, protocol=protocol, chance=ctx.chance, ax=ax, title=f"protocol: {protocol}")
+    factor_bars(df, protocol=protocol, metric="linear_top1_seen", chance=ctx.chance, ax=ax,
+                title=f"view: {protocol} (seen combinations)")
 savefig(fig, "00_quickstart", ctx.figures)
 
 # %%
-whole = summarize(df, protocol="whole").set_index(["variant", "factor"])
+whole = seen.set_index(["variant", "factor"])
 t, sd = whole["mean"], whole["std"].fillna(0.0)
-tc = summarize(df, protocol="clips").set_index(["variant", "factor"])["mean"]
+tc = summarize(df, "linear_top1_seen", "clips").set_index(["variant", "factor"])["mean"]
+pct = lambda v: f"{100 * v:.1f}"  # noqa: E731
 gains = {f: float(t[("pretrained", f)] - t[("random init", f)]) for f in ["shape", "motion", "order"]}
 # "clearly" = the gain exceeds both seed-to-seed standard deviations together
 clear = [f for f in ("motion", "order") if gains[f] > sd[("pretrained", f)] + sd[("random init", f)]]
 verdict = "beats" if min(gains["motion"], gains["order"]) > 0 else "does NOT beat"
-conclusion = (f"On the mean, pretraining {verdict} random initialisation on both temporal factors (whole-video "
-              f"view, {len(ctx.seeds)} seed(s)): {compare(df)}. Beyond the seed-to-seed spread (gain larger than "
-              f"both standard deviations together): {' and '.join(clear) if clear else 'neither factor'}. "
-              "The average of short clips reaches "
-              f"{100 * tc[('pretrained', 'order')]:.1f}% on order against {100 * t[('pretrained', 'order')]:.1f}% "
-              "for the whole-video view: an average cannot tell 'A then B' from 'B then A'.")
+conclusion = (f"Pretraining {verdict} random initialisation on both temporal factors (whole-video view, seen "
+              f"combinations, {len(ctx.seeds)} seed(s)): "
+              + "; ".join(f"{f}: pretrained {pct(t[('pretrained', f)])}±{pct(sd[('pretrained', f)])}, random init "
+                          f"{pct(t[('random init', f)])}±{pct(sd[('random init', f)])}" for f in ("shape", "motion", "order"))
+              + f". Beyond the seed-to-seed spread (gain larger than both standard deviations together): "
+              f"{' and '.join(clear) if clear else 'neither temporal factor'}. Unseen combinations: "
+              + ", ".join(f"{f} {pct(unseen[('pretrained', f)])}" for f in ("shape", "motion", "order"))
+              + f". The average of short clips reaches {pct(tc[('pretrained', 'order')])}% on order against "
+              f"{pct(t[('pretrained', 'order')])}% for the whole-video view: an average cannot tell 'A then B' "
+              "from 'B then A'.")
 print(conclusion)
 save_results(ctx.results_path("00_quickstart"), "00_quickstart", df, SMOKE, conclusion, gains=gains)

@@ -9,26 +9,27 @@
 # ---
 
 # %% [markdown]
-# # 01 · The benchmark: what it contains, its floor and its ceiling
+# # 01 · The benchmark: its floor, its ceiling, and what an encoder must keep to reach it
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vcl-core/vcl_core/blob/main/notebooks/01_benchmark.ipynb)
 #
-# **Question.** Is the synthetic benchmark honest? Each video carries three independent
-# factors: `shape` (appearance), `motion` (short-term: the direction a checkerboard texture
-# drifts inside the object, one period per 0.5 s) and `order` (long-term: the order of three
-# 1-second phases, a horizontal swing H, a vertical swing V and an orbit O). If still images
-# revealed `motion` or `order`, a model could score on them without learning any temporal
-# structure. We check that an **appearance-only** encoder stays at chance on both, and that
-# the **same fast/slow encoder trained with labels** can learn them.
+# **Question.** Can this benchmark rank video representations? Each video carries three
+# independent factors: `shape` (appearance), `motion` (short-term: which way a checkerboard
+# texture drifts inside the object) and `order` (long-term: the order of three one-second
+# phases, a horizontal swing H, a vertical swing V and an orbit O). A benchmark that ranks
+# anything needs a **floor** at chance (appearance alone, or an untrained network, must not
+# read the temporal factors), a **ceiling** near 100% (the same encoder trained *with labels*
+# must read every factor), and a budget in which the ceiling is reached. This notebook checks
+# all three, and measures what the encoder needs to reach the ceiling: an embedding that keeps
+# time, and a fast pathway that sees motion.
 #
-# **Runtime.** CPU (2 cores): 9 min inside `make figures` (two notebooks at a time, one
-# core each; runs that an earlier notebook trained are loaded, not retrained), about a minute with
-# `SMOKE = True`. GPU: not measured yet.
+# **Runtime.** Measured in `make figures` and written to `figures/runtimes.json` (the README's
+# table of notebooks); about a minute with `SMOKE = True`.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute
 SMOKE = False
-# random seeds per variant (error bars are the std over seeds)
+# random seeds of the floor and the ceiling (error bars are the std over seeds)
 SEEDS = 3
 # benchmark directory ("" = $VCL_DATA or ../data/synth-small, generated if missing)
 DATA = ""
@@ -48,14 +49,18 @@ except ImportError:  # on Colab: install the package (and its notebook extras) f
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 
 from vcl_core.data import load_index, read_frames
+from vcl_core.data.synthetic import MOTIONS, ORDERS, SHAPES, SynthConfig, read_drift, render_video
+from vcl_core.data.synthetic import _group_params as scene
 from vcl_core.eval.baselines import FrameAverageEncoder, MeanFrameEncoder
-from vcl_core.experiment import REFERENCE, compare, evaluate_baseline, notebook_setup, save_results, summarize
+from vcl_core.experiment import CEILING, compare, evaluate_baseline, notebook_setup, save_results, summarize
 from vcl_core.viz import factor_bars, savefig
 
 ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
-exp = ctx.experiment(base=REFERENCE)  # ablations vary one thing around the reference recipe
+exp = ctx.experiment()
+FACTORS = ["shape", "motion", "order"]
 
 # %% [markdown]
 # ## What a video looks like
@@ -83,45 +88,137 @@ for r, (factor, cls) in enumerate(rows):
 savefig(fig, "01_benchmark_gallery", ctx.figures, raster=True)
 
 # %% [markdown]
+# ## Is the drift visible at every frame spacing an encoder uses?
+# A periodic texture moved by half its period looks as if it moved the other way (or not at
+# all): *aliasing*. An encoder that samples frames `s` apart sees the drift only if `s` frames
+# move the texture by less than half a period. Here the texture moves by exactly one period
+# over the 48-frame video (whatever its period, which is drawn per video), so frames up to 23
+# apart show the direction. The check below needs no learning: `read_drift` measures the
+# translation of the pixels inside the object between frames `s` apart (Lucas-Kanade) and
+# names the nearest direction. The fast pathway reads frames 1-2 apart in clips and 3 apart in
+# the whole-video view; the slow pathway 4-8 and 12.
+
+# %%
+cfg32 = SynthConfig(size=32)
+videos = []
+for i in range(16 if SMOKE else 96):
+    m = MOTIONS[i % 4]
+    frames, notes = render_video(cfg32, SHAPES[i % 2], m, ORDERS[i % 6], scene(np.random.default_rng([9, i])),
+                                 np.random.default_rng([7, i]))
+    videos.append((m, frames, notes))
+spacings = [1, 2, 3, 4, 6, 8, 12, 16, 20, 24]
+aliasing = pd.DataFrame([{"frames apart": s, "drift read correctly": np.mean([read_drift(f, n, s) == m
+                                                                              for m, f, n in videos])}
+                         for s in spacings])
+fig, ax = plt.subplots(figsize=(6, 3))
+sns.lineplot(data=aliasing, x="frames apart", y="drift read correctly", marker="o", ax=ax)
+ax.axhline(0.25, color="k", ls=":")
+ax.axvline(24, color="r", ls="--", lw=1)
+ax.set(ylim=(0, 1.05), title="hand-made drift reading vs frame spacing (dotted: chance; red: half a period)")
+savefig(fig, "01_benchmark_aliasing", ctx.figures)
+print(aliasing.to_string(index=False))
+
+# %% [markdown]
 # ## Floor and ceiling
 # * `mean frame`: the time-averaged frame on an 8x8 grid (pixels).
 # * `frame average`: a fixed random 2D CNN applied to every frame, averaged over time. It
 #   sees appearance at full detail, but is blind to frame order by construction.
 # * `random init`: the fast/slow encoder before any training.
-# * `supervised`: the same encoder trained with the labels of all three factors
-#   (cross-entropy on the same views and budget as self-supervised pretraining): the ceiling.
-# * `supervised, TSN jitter`: the same, but each frame of the whole-video training views is
-#   drawn at random within its segment (TSN) instead of all frames moving by one shared
-#   offset. The spacing between frames then varies from 1 to 5 source frames, so the drift
-#   between two sampled frames (an 8-frame period) no longer has a consistent direction.
+# * `supervised`: the same encoder trained with the labels of all three factors, on
+#   whole-video views (`vcl_core.experiment.CEILING`): the ceiling.
+#
+# Probes are linear, on the whole-video view, on test videos from scene groups never seen in
+# training. A few (shape, motion) pairs occur only in test; the headline scores the test
+# videos whose combination was seen in training, and the unseen combinations get their own
+# column (compositional generalisation, a harder question).
 
 # %%
 cfg = exp.config([], seed=0)
 baselines = [pd.DataFrame(evaluate_baseline(enc, cfg, variant=name))
              for name, enc in [("mean frame", MeanFrameEncoder()), ("frame average", FrameAverageEncoder())]]
-floor_ceiling = {"random init": ["train.epochs=0"],
-                 "supervised": ["method.name=supervised", "method.temporal_negatives=none", "method.global_local=0"],
-                 "supervised, TSN jitter": ["method.name=supervised", "method.temporal_negatives=none",
-                                            "method.global_local=0", "data.long_jitter=segment"]}
+floor_ceiling = {"random init": ["train.steps=0"], "supervised": CEILING}
 df = pd.concat(baselines + [exp.sweep(floor_ceiling, ctx.seeds)])
-print(summarize(df, protocol="whole").to_string(index=False))
+table = pd.concat([summarize(df, m, "whole").assign(metric=m)
+                   for m in ("linear_top1_seen", "linear_top1_unseen")])
+print(table.pivot_table(index=["variant", "factor"], columns="metric", values="mean").round(3).to_string())
 fig, ax = plt.subplots(figsize=(9, 3.6))
-factor_bars(df, chance=ctx.chance, ax=ax, title="appearance-only floor vs supervised ceiling (dotted: chance)")
+factor_bars(df, metric="linear_top1_seen", chance=ctx.chance, ax=ax,
+            title="floor vs supervised ceiling, seen combinations (dotted: chance)")
 savefig(fig, "01_benchmark_floor_ceiling", ctx.figures)
 
+# %% [markdown]
+# ## What the ceiling needs from the encoder
+# The same supervised training (`(labels)`) with one thing changed at a time, one seed each,
+# and the untrained network with each pooling (`random init, ...`):
+# * `mean pool`: the video embedding averages the time tokens of each stream (SlowFast's
+#   head). An average cannot tell "A then B" from "B then A", so order must be squeezed into
+#   the channels before the average.
+# * `segments`: the tokens averaged within four parts of the clip and concatenated: order is
+#   kept by position in the vector, but an untrained network then already reads some order.
+# * `time pool` (the default): the mean plus four learned *temporal profiles* (weighted sums of
+#   the tokens over relative time, e.g. "the first third minus the last"). They start at
+#   zero, so an untrained network reads no order through them, and training shapes them.
+# * `RGB fast pathway`: the fast pathway reads frames instead of frame differences.
+
 # %%
-t = summarize(df, protocol="whole").set_index(["variant", "factor"])["mean"]
-gap = max(t[("frame average", f)] - ctx.chance[f] for f in ["motion", "order"])
-conclusion = (f"Appearance alone is at most {max(0.0, 100 * gap):.1f} points above chance on the temporal factors "
-              f"(frame average: motion {100 * t[('frame average', 'motion')]:.1f}%, order "
-              f"{100 * t[('frame average', 'order')]:.1f}%; chance {100 * ctx.chance['motion']:.1f}% and "
-              f"{100 * ctx.chance['order']:.1f}%) while it reads shape at "
-              f"{100 * t[('frame average', 'shape')]:.1f}%. The same fast/slow encoder trained with labels reaches "
-              f"motion {100 * t[('supervised', 'motion')]:.1f}% and order {100 * t[('supervised', 'order')]:.1f}%: "
-              "the temporal factors are learnable, and only temporal structure reveals them. With TSN's "
-              f"per-segment jitter of the training views the ceiling on motion is "
-              f"{100 * t[('supervised, TSN jitter', 'motion')]:.1f}%: uneven frame spacing scrambles sub-second "
-              "motion, which is why whole-video views here move all frames by one shared offset.")
+choices = {"time pool (default)": [], "mean pool": ["model.pool=mean"], "segments": ["model.pool=segments"],
+           "RGB fast pathway": ["model.fast_input=rgb"]}
+ablation = exp.sweep({f"{k} (labels)": CEILING + v for k, v in choices.items()}, ctx.seeds[:1])
+floors = exp.sweep({f"random init, {k}": ["train.steps=0"] + v for k, v in choices.items() if "RGB" not in k},
+                   ctx.seeds[:1])
+both = pd.concat([ablation, floors])
+fig, ax = plt.subplots(figsize=(10, 3.6))
+factor_bars(both, metric="linear_top1_seen", chance=ctx.chance, ax=ax,
+            title="what the ceiling needs (1 seed): pooling and the fast pathway's input")
+savefig(fig, "01_benchmark_encoder", ctx.figures)
+print(summarize(both, "linear_top1_seen", "whole").to_string(index=False))
+
+# %% [markdown]
+# ## Budgets from learning curves
+# Probe accuracy against optimiser steps, read from the weights each run keeps along the way
+# (`train.snapshots`): the supervised ceiling and the default self-supervised recipe of
+# `vcl pretrain`. A budget is right when the curves have flattened.
+
+# %%
+curves = exp.curves({"supervised": CEILING, "default recipe": []}, ctx.seeds[:1])
+sel = curves[(curves.metric == "linear_top1_seen") & (curves.protocol == "whole")]
+fig, ax = plt.subplots(figsize=(9, 3.6))
+sns.lineplot(data=sel, x="step", y="value", hue="factor", style="variant", marker="o", ax=ax)
+ax.set(ylim=(0, 1.02), ylabel="linear top-1 (whole, seen)", title="learning curves (1 seed)")
+savefig(fig, "01_benchmark_curves", ctx.figures)
+
+# %%
+t = summarize(df, "linear_top1_seen", "whole").set_index(["variant", "factor"])
+tu = summarize(df, "linear_top1_unseen", "whole").set_index(["variant", "factor"])["mean"]
+a = summarize(both, "linear_top1_seen", "whole").set_index(["variant", "factor"])["mean"]
+pct = lambda v: f"{100 * v:.1f}"  # noqa: E731
+floor_gap = max(t.loc[("frame average", f), "mean"] - ctx.chance[f] for f in ("motion", "order"))
+rand_gap = max(t.loc[("random init", f), "mean"] - ctx.chance[f] for f in ("motion", "order"))
+ceiling = {f: (t.loc[("supervised", f), "mean"], t.loc[("supervised", f), "std"]) for f in FACTORS}
+last = sel[sel.step == sel.step.max()].groupby(["variant", "factor"])["value"].mean()
+prev = sel[sel.step < sel.step.max()]
+prev = prev[prev.step == prev.step.max()].groupby(["variant", "factor"])["value"].mean() if len(prev) else last
+alias_ok = aliasing[aliasing["frames apart"] <= 16]["drift read correctly"].min()
+conclusion = (
+    f"The drift is read from the pixels at every frame spacing up to 16 (worst {pct(alias_ok)}%) and at chance at "
+    f"24 (half a period): no stride the encoders use aliases. Appearance alone stays at most {pct(max(0, floor_gap))} "
+    f"points above chance on the temporal factors (frame average: motion {pct(t.loc[('frame average', 'motion'), 'mean'])}%, "
+    f"order {pct(t.loc[('frame average', 'order'), 'mean'])}%) while it reads shape at "
+    f"{pct(t.loc[('frame average', 'shape'), 'mean'])}%; the untrained encoder is at most {pct(max(0, rand_gap))} points "
+    f"above chance on them. Trained with labels on whole-video views, the same encoder reaches "
+    + ", ".join(f"{f} {pct(m)}±{pct(s)}" for f, (m, s) in ceiling.items())
+    + f" on seen combinations ({len(ctx.seeds)} seeds; unseen combinations: "
+    + ", ".join(f"{f} {pct(tu[('supervised', f)])}" for f in FACTORS) + "). "
+    f"With a mean over time instead of the time pool the ceiling reads order at "
+    f"{pct(a[('mean pool (labels)', 'order')])}% and motion at {pct(a[('mean pool (labels)', 'motion')])}%; "
+    f"with segments, order {pct(a[('segments (labels)', 'order')])}%, but the untrained network already reads "
+    f"order at {pct(a[('random init, segments', 'order')])}% through them (time pool: "
+    f"{pct(a[('random init, time pool (default)', 'order')])}%); with an RGB fast pathway, motion "
+    f"{pct(a[('RGB fast pathway (labels)', 'motion')])}%. Between the last two points of the learning curves "
+    "the probes move by at most "
+    f"{pct(float((last - prev).abs().max()))} points.")
 print(conclusion)
-save_results(ctx.results_path("01_benchmark"), "01_benchmark", df, SMOKE, conclusion,
-             ranking=compare(df, ("shape", "motion", "order")))
+save_results(ctx.results_path("01_benchmark"), "01_benchmark", pd.concat([df, both]), SMOKE, conclusion,
+             ranking=compare(df, ("shape", "motion", "order"), metric="linear_top1_seen"),
+             aliasing=aliasing.to_dict(orient="list"),
+             curves=sel.groupby(["variant", "factor", "step"])["value"].mean().reset_index().to_dict(orient="list"))

@@ -27,5 +27,5 @@ def tiny_bench(tmp_path_factory) -> Path:
 def tiny_overrides(tmp_path_factory) -> list[str]:
     """Config overrides that make a pretraining run take seconds on the tiny benchmark."""
     cache = tmp_path_factory.mktemp("cache")
-    return ["train.epochs=1", "train.batch_size=8", "data.workers=0", "train.log_every=1",
+    return ["train.steps=6", "train.batch_size=8", "data.workers=0", "train.log_every=1",
             f"data.cache_dir={cache}", "model.widths=[8,16,32]"]

@@ -7,7 +7,7 @@ import pytest
 from vcl_core.cli import main
 from videos import moving_frames, write_video
 
-TINY = ["train.epochs=1", "train.batch_size=4", "data.workers=0", "model.widths=[8,16,32]", "data.short_side=36",
+TINY = ["train.steps=6", "train.batch_size=4", "data.workers=0", "model.widths=[8,16,32]", "data.short_side=36",
         "augment.crop_size=32", "eval.probe_epochs=20"]
 
 

@@ -56,7 +56,7 @@ def test_two_jobs_asking_for_one_run_train_it_once(tiny_bench, tmp_path):
     results = [None, None]
 
     def job(i, name):
-        results[i] = exp.run(name, ["train.epochs=2"], 0)
+        results[i] = exp.run(name, ["train.steps=12"], 0)
 
     threads = [threading.Thread(target=job, args=(i, n)) for i, n in enumerate(["default", "same segment"])]
     for t in threads:

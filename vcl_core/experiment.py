@@ -21,7 +21,7 @@ from .train import evaluate_run, load_config, pretrain
 from .train.config import Config
 
 #: overrides that shrink any run to seconds, for ``SMOKE = True`` (CI executes every notebook so)
-SMOKE_OVERRIDES = ["train.epochs=1", "train.batch_size=8", "model.widths=[8,16,32]", "eval.probe_epochs=20",
+SMOKE_OVERRIDES = ["train.steps=6", "train.batch_size=8", "model.widths=[8,16,32]", "eval.probe_epochs=20",
                    "train.log_every=1"]
 
 
@@ -91,6 +91,12 @@ def best(df, factor: str, protocol: str = "whole", metric: str = "linear_top1") 
 #: Notebook 09 puts the strongest single changes head to head with more seeds and picks the
 #: default that ``vcl pretrain`` uses.
 REFERENCE = ["data.policy=same", "method.aux_gap=0"]
+
+#: The supervised ceiling: the default encoder and data, trained with the labels of every
+#: factor on whole-video views only (labels describe whole videos), every self-supervised
+#: option off. Notebooks draw it next to the recipes they compare.
+CEILING = ["method.name=supervised", "method.temporal_negatives=none", "method.global_local=0", "method.aux_gap=0",
+           "method.fast_contrast=0", "data.num_views=0", "data.long_views=1"]
 
 #: config keys that change how fast a run goes, not what it learns; left out of the hash
 NOT_HASHED = (("train", "compile"),)
@@ -186,6 +192,31 @@ class Experiment:
                   + f"   ({time.time() - t0:.0f} s)", flush=True)
         results["summary"] = res.summary
         return results
+
+    def curve(self, name: str, overrides: list[str], seed: int, blocks: tuple[str, ...] = ("probes",)) -> list[dict]:
+        """Tidy rows of one run evaluated at each of its ``train.snapshots`` and at its end, with
+        a ``step`` column: the learning curve. Evaluations are cached like :meth:`run`'s."""
+        final = self.run(name, overrides, seed, blocks)
+        cfg = self.config(overrides, seed)
+        out = self.run_dir(name, overrides, seed)
+        rows = tidy(final, variant=name, seed=seed, step=cfg.train.steps)
+        for step in cfg.train.snapshots:
+            if step == cfg.train.steps:
+                continue
+            path = out / f"eval-{'-'.join(blocks)}-step{step}.json"
+            if path.exists():
+                res = json.loads(path.read_text())
+            else:
+                res = evaluate_run(out, json_path=path, blocks=tuple(blocks), step=step)
+            rows += tidy(res, variant=name, seed=seed, step=step)
+        return rows
+
+    def curves(self, variants: dict[str, list[str]], seeds: list[int], blocks: tuple[str, ...] = ("probes",)):
+        """:meth:`curve` for every variant and seed, as one tidy ``pandas.DataFrame``."""
+        import pandas as pd
+
+        return pd.DataFrame([r for name, ov in variants.items() for seed in seeds
+                             for r in self.curve(name, ov, seed, blocks)])
 
     def sweep(self, variants: dict[str, list[str]], seeds: list[int], blocks: tuple[str, ...] = ("probes",)):
         """Run every variant for every seed; return the tidy results table.

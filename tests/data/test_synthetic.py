@@ -7,8 +7,8 @@ import pytest
 
 from vcl_core.data.decode import probe_video, read_frames
 
-from vcl_core.data.synthetic import (DRIFT, MOTIONS, ORDERS, SHAPES, SynthConfig, _group_params, generate,
-                                     max_unaliased_stride, preset, render_video)
+from vcl_core.data.synthetic import (MOTIONS, ORDERS, SHAPES, SynthConfig, _group_params, generate,
+                                     max_unaliased_stride, preset, read_drift, render_video)
 
 
 def _rows(root):
@@ -99,27 +99,6 @@ def test_the_small_preset_has_enough_training_videos():
     assert sum(r["split"] == "train" for r in rows) >= 1500
 
 
-def _drift_direction(frames: np.ndarray, notes: list[dict], spacing: int) -> str:
-    """A hand-made motion reading: the least-squares translation (Lucas-Kanade) of the pixels
-    well inside the object in both frames ``spacing`` apart (the object is a window onto the
-    drifting texture, its centre is in the annotations), averaged over the video and matched
-    to the nearest drift direction. No learning: it reads what the pixels show."""
-    g = frames.astype(np.float64).mean(-1) / 255.0
-    n, size = len(g), g.shape[1]
-    yy, xx = np.mgrid[1:size - 1, 1:size - 1]
-    inside = [(xx - r["obj_x"]) ** 2 + (yy - r["obj_y"]) ** 2 < (0.15 * size) ** 2 for r in notes]
-    flows = []
-    for t in range(n - spacing):
-        a, b, mask = g[t], g[t + spacing], inside[t] & inside[t + spacing]
-        it, m = (b - a)[1:-1, 1:-1], (a + b) / 2
-        ix, iy = (m[1:-1, 2:] - m[1:-1, :-2]) / 2, (m[2:, 1:-1] - m[:-2, 1:-1]) / 2
-        if mask.sum() >= 4:
-            flows.append([-(it * ix)[mask].sum() / max((ix * ix)[mask].sum(), 1e-9),
-                          -(it * iy)[mask].sum() / max((iy * iy)[mask].sum(), 1e-9)])
-    v = np.mean(flows, axis=0)
-    return max(MOTIONS, key=lambda name: float(np.dot(v, DRIFT[name])))
-
-
 def test_the_drift_is_not_aliased_at_any_stride_an_encoder_uses():
     """Clip fast pathway (1, 2), whole view (3), slow pathway on clips (4, 8) and on the whole
     view (12): at every one, frames that far apart show the drift's direction (circles and
@@ -135,7 +114,7 @@ def test_the_drift_is_not_aliased_at_any_stride_an_encoder_uses():
                                      np.random.default_rng([7, i]))
         videos.append((m, frames, notes))
     for spacing in (1, 2, 3, 4, 8, 12):
-        acc = np.mean([_drift_direction(f, notes, spacing) == m for m, f, notes in videos])
+        acc = np.mean([read_drift(f, notes, spacing) == m for m, f, notes in videos])
         assert acc >= 0.85, (spacing, acc)
-    aliased = np.mean([_drift_direction(f, notes, cfg.num_frames // 2) == m for m, f, notes in videos])
+    aliased = np.mean([read_drift(f, notes, cfg.num_frames // 2) == m for m, f, notes in videos])
     assert aliased <= 0.4, aliased

@@ -42,7 +42,8 @@ def test_every_block_runs_and_the_results_are_json(results):
 def test_probe_keys_are_kept_and_linear_is_not_finetune(results):
     assert set(results["tasks"]) == {"shape", "motion", "order"}
     for m in results["tasks"].values():
-        assert set(m) == {"linear_top1", "knn_top1", "retrieval_r1", "retrieval_r5"}
+        assert set(m) == {"linear_top1", "knn_top1", "retrieval_r1", "retrieval_r5", "linear_top1_seen",
+                          "linear_top1_unseen"}
     assert set(results["protocols"]) == {"clip", "clips", "whole"}
     assert results["tasks"]["order"]["linear_top1"] == results["protocols"]["whole"]["order"]["linear_top1"]
     ft = results["finetune"]["views"]

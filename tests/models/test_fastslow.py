@@ -57,10 +57,10 @@ def test_shapes_other_settings(kw):
 def test_four_stages_and_r3d18_layout():
     enc = tiny(widths=(8, 8, 16, 32), depths=(1, 1, 1, 1), slow_kt=(1, 1, 3, 3))
     assert len(enc.slow.stages) == 4 and len(enc.laterals) == 3
-    assert enc(torch.randn(2, 3, 8, 32, 32)).shape == (2, 2 * (32 + 8))  # time pool: mean + attention
+    assert enc(torch.randn(2, 3, 8, 32, 32)).shape == (2, 5 * (32 + 8))  # time pool: the mean + 4 profiles
     cfg = fast_slow_r3d18_config(fusion="gate")
     assert (cfg.widths, cfg.depths, cfg.slow_kt) == (R3D18["widths"], R3D18["depths"], R3D18["slow_kt"])
-    assert cfg.fusion == "gate" and cfg.embed_dim == 2 * (512 + 64)
+    assert cfg.fusion == "gate" and cfg.embed_dim == 5 * (512 + 64)
     with pytest.raises(TypeError, match="unknown"):
         fast_slow_r3d18_config(widht=3)
 
@@ -70,7 +70,7 @@ def test_r3d18_runs_and_is_r3d18_sized():
     n = sum(p.numel() for p in enc.parameters())
     assert 30e6 < n < 40e6  # R3D-18 has 33.2M parameters
     with torch.no_grad():
-        assert enc(torch.randn(1, 3, 4, 32, 32)).shape == (1, 2 * 576)
+        assert enc(torch.randn(1, 3, 4, 32, 32)).shape == (1, 5 * 576)
 
 
 @pytest.mark.parametrize("fusion", ["concat", "gate", "xattn"])

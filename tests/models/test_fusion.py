@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vcl_core.models.fusion import (AttentionPool, CrossAttention, Fusion, MeanPool, SegmentPool, TimeAttentionPool,
+from vcl_core.models.fusion import (AttentionPool, CrossAttention, Fusion, MeanPool, SegmentPool, TemporalProfilePool,
                                     make_pool, pool_width, resample_positions)
 
 
@@ -85,18 +85,20 @@ def test_cross_attention_handles_sequences_longer_than_its_table():
 
 
 def test_time_pool_keeps_order_where_a_mean_cannot():
-    """'A then B' and 'B then A' average to the same vector; the attention half of the time
-    pool reads the learned positions, so it tells them apart (and the mean half agrees)."""
+    """'A then B' and 'B then A' average to the same vector; a temporal profile that weighs the
+    beginning against the end tells them apart (and the mean half agrees)."""
     torch.manual_seed(0)
     a, b = torch.randn(1, 1, 8), torch.randn(1, 1, 8)
     ab, ba = torch.cat([a.expand(1, 4, 8), b.expand(1, 4, 8)], 1), torch.cat([b.expand(1, 4, 8), a.expand(1, 4, 8)], 1)
-    pool = TimeAttentionPool(8)
-    with torch.no_grad():
-        pool.pos.copy_(torch.randn_like(pool.pos))  # as after training: positions that matter
+    pool = TemporalProfilePool(profiles=2, table=4)
+    with torch.no_grad():  # as after training: "beginning minus end", and a flat profile
+        pool.profiles.copy_(torch.tensor([[1.0, 1.0, -1.0, -1.0], [0.25, 0.25, 0.25, 0.25]]))
     (p_ab, w), (p_ba, _) = pool(ab), pool(ba)
-    assert p_ab.shape == (1, 16) and w.shape == (1, 8)
-    torch.testing.assert_close(p_ab[:, :8], p_ba[:, :8])
-    assert (p_ab[:, 8:] - p_ba[:, 8:]).abs().max() > 1e-2
+    assert p_ab.shape == (1, 24) and w.shape == (1, 8)
+    torch.testing.assert_close(p_ab[:, :8], p_ba[:, :8])  # the mean
+    torch.testing.assert_close(p_ab[:, 8:16], -p_ba[:, 8:16])  # beginning minus end
+    assert (p_ab[:, 8:16] - p_ba[:, 8:16]).abs().max() > 0.5
+    torch.testing.assert_close(p_ab[:, 16:], p_ba[:, 16:])  # a flat profile is order-blind
     torch.testing.assert_close(MeanPool()(ab)[0], MeanPool()(ba)[0])
     seg_ab, seg_ba = SegmentPool(2)(ab)[0], SegmentPool(2)(ba)[0]
     torch.testing.assert_close(seg_ab, torch.cat([a[:, 0], b[:, 0]], 1))
@@ -104,12 +106,16 @@ def test_time_pool_keeps_order_where_a_mean_cannot():
 
 
 def test_time_pool_starts_as_a_mean():
-    """At initialisation positions and query are near zero: the attention is nearly uniform, so
-    a random network does not read order through it (the benchmark's random-init floor)."""
-    torch.manual_seed(0)
-    _, w = TimeAttentionPool(16)(torch.randn(4, 12, 16))
-    torch.testing.assert_close(w, torch.full_like(w, 1 / 12), atol=0.05, rtol=0)
-    torch.testing.assert_close(w.sum(1), torch.ones(4))
+    """The profiles start at zero: an untrained network reads nothing but the mean through the
+    pool, so no order (the benchmark's random-init floor), yet the profiles get gradients."""
+    x = torch.randn(4, 12, 16, requires_grad=True)
+    pool = TemporalProfilePool()
+    out, w = pool(x)
+    torch.testing.assert_close(out[:, :16], x.mean(1))
+    assert out[:, 16:].abs().max() == 0
+    torch.testing.assert_close(w, torch.full_like(w, 1 / 12))
+    (out[:, 16:] * torch.randn_like(out[:, 16:])).sum().backward()
+    assert pool.profiles.grad.abs().sum() > 0
 
 
 def test_positions_are_relative_to_the_clip_length():
@@ -119,7 +125,7 @@ def test_positions_are_relative_to_the_clip_length():
     torch.testing.assert_close(resample_positions(table, 1), table.mean(0, keepdim=True))
 
 
-@pytest.mark.parametrize("pool,width", [("mean", 1), ("attention", 1), ("segments", 4), ("time", 2)])
+@pytest.mark.parametrize("pool,width", [("mean", 1), ("attention", 1), ("segments", 4), ("time", 5)])
 def test_pooled_widths(pool, width):
     assert pool_width(pool) == width
     for mode in ("concat", "gate", "xattn"):

@@ -27,8 +27,8 @@ def test_unknown_keys_are_named_with_suggestions():
 
 
 def test_wrong_types_and_values_are_named():
-    with pytest.raises(TypeError, match="train.epochs"):
-        load_config(None, ["train.epochs=many"])
+    with pytest.raises(TypeError, match="train.steps"):
+        load_config(None, ["train.steps=many"])
     with pytest.raises(ValueError, match="fusion"):
         load_config(None, ["model.fusion=sum"])
     with pytest.raises(ValueError, match="override"):
@@ -52,5 +52,5 @@ def test_missing_preset_is_explained(tmp_path):
     with pytest.raises(FileNotFoundError, match="neither a YAML file nor a preset"):
         load_config("no-such-preset")
     p = tmp_path / "c.yaml"
-    p.write_text("train:\n  epochs: 3\n")
-    assert load_config(str(p)).train.epochs == 3
+    p.write_text("train:\n  steps: 3\n")
+    assert load_config(str(p)).train.steps == 3

@@ -42,19 +42,19 @@ def test_pretrain_writes_a_complete_run(tiny_bench, tiny_overrides, tmp_path):
 
 
 def test_budget_stop_and_resume_equals_uninterrupted(tiny_bench, tiny_overrides, tmp_path):
-    full = pretrain(_cfg(tiny_bench, tiny_overrides, "train.epochs=2"), tmp_path / "full", progress=False)
+    full = pretrain(_cfg(tiny_bench, tiny_overrides, "train.steps=12"), tmp_path / "full", progress=False)
     # a tiny budget stops the run after its first step, mid-epoch
-    part = pretrain(_cfg(tiny_bench, tiny_overrides, "train.epochs=2", "train.max_minutes=0.00001"),
+    part = pretrain(_cfg(tiny_bench, tiny_overrides, "train.steps=12", "train.max_minutes=0.00001"),
                     tmp_path / "part", progress=False)
     assert part.summary["status"] == "budget" and 0 < part.summary["steps"] < full.summary["steps"]
     with pytest.raises(FileExistsError, match="--resume"):
-        pretrain(_cfg(tiny_bench, tiny_overrides, "train.epochs=2", "train.max_minutes=0.00001"),
+        pretrain(_cfg(tiny_bench, tiny_overrides, "train.steps=12", "train.max_minutes=0.00001"),
                  tmp_path / "part", progress=False)
     # resuming needs the same config (the time budget may change), nothing else
     with pytest.raises(FileExistsError, match="different config.*optim.lr"):
-        pretrain(_cfg(tiny_bench, tiny_overrides, "train.epochs=2", "optim.lr=0.1"), tmp_path / "part",
+        pretrain(_cfg(tiny_bench, tiny_overrides, "train.steps=12", "optim.lr=0.1"), tmp_path / "part",
                  resume=True, progress=False)
-    part = pretrain(_cfg(tiny_bench, tiny_overrides, "train.epochs=2"), tmp_path / "part", resume=True,
+    part = pretrain(_cfg(tiny_bench, tiny_overrides, "train.steps=12"), tmp_path / "part", resume=True,
                     progress=False)
     assert part.summary["steps"] == full.summary["steps"]
     _assert_same_weights(_weights(tmp_path / "full"), _weights(tmp_path / "part"))
@@ -64,7 +64,7 @@ def test_budget_stop_and_resume_equals_uninterrupted(tiny_bench, tiny_overrides,
 
 def test_sigkill_mid_epoch_then_resume_gives_the_same_result(tiny_bench, tiny_overrides, tmp_path):
     # MoCo: the momentum encoder and the key queue must survive the restart too
-    args = tiny_overrides + [f"data.root={tiny_bench}", "train.epochs=4", "train.ckpt_every=3", "method.name=moco",
+    args = tiny_overrides + [f"data.root={tiny_bench}", "train.steps=24", "train.ckpt_every=3", "method.name=moco",
                              "method.queue_size=32", "data.long_views=0", "method.temporal_negatives=none",
                              "method.global_local=0"]
     vcl = [sys.executable, "-m", "vcl_core.cli", "pretrain", "--data", str(tiny_bench), "--config", "synthetic",
@@ -89,7 +89,7 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_result(tiny_bench, tiny_ov
 
 def test_non_finite_loss_stops_with_a_message_and_a_checkpoint(tiny_bench, tiny_overrides, tmp_path):
     cfg = _cfg(tiny_bench, tiny_overrides, "optim.lr=1e12", "optim.grad_clip=0", "optim.warmup_frac=0",
-               "train.epochs=3", "train.ckpt_every=1")
+               "train.steps=18", "train.ckpt_every=1")
     with pytest.raises(FloatingPointError, match="last good checkpoint is .*last.ckpt"):
         pretrain(cfg, tmp_path / "nan", progress=False)
     failed = load_checkpoint(tmp_path / "nan" / "checkpoints" / "failed.ckpt")
@@ -99,12 +99,13 @@ def test_non_finite_loss_stops_with_a_message_and_a_checkpoint(tiny_bench, tiny_
 
 
 def test_random_init_run_and_evaluation_schema(tiny_bench, tiny_overrides, tmp_path):
-    pretrain(_cfg(tiny_bench, tiny_overrides, "train.epochs=0"), tmp_path / "init", progress=False)
+    pretrain(_cfg(tiny_bench, tiny_overrides, "train.steps=0"), tmp_path / "init", progress=False)
     res = evaluate_run(tmp_path / "init", json_path=tmp_path / "eval.json", blocks=("probes",))
     assert json.loads((tmp_path / "eval.json").read_text()) == json.loads(json.dumps(res))
     assert set(res["tasks"]) == {"shape", "motion", "order"}
     for m in res["tasks"].values():
-        assert set(m) == {"linear_top1", "knn_top1", "retrieval_r1", "retrieval_r5"}
+        assert set(m) == {"linear_top1", "knn_top1", "retrieval_r1", "retrieval_r5", "linear_top1_seen",
+                          "linear_top1_unseen"}
         assert all(0.0 <= v <= 1.0 for v in m.values())
     assert set(res["protocols"]) == {"clips", "whole"} and res["meta"]["video_embedding"] == "whole"
 
@@ -119,7 +120,7 @@ def test_collapse_warning_thresholds():
 
 
 def test_compiled_encoder_saves_plain_names(tiny_bench, tiny_overrides, tmp_path):
-    pretrain(_cfg(tiny_bench, tiny_overrides, "train.epochs=0", "train.compile=true"), tmp_path / "c", progress=False)
+    pretrain(_cfg(tiny_bench, tiny_overrides, "train.steps=0", "train.compile=true"), tmp_path / "c", progress=False)
     state = load_checkpoint(tmp_path / "c" / "checkpoints" / "last.ckpt")["model"]
     assert state and not any("_orig_mod" in k for k in state)
     _, enc = load_run(tmp_path / "c")  # loads into an uncompiled model

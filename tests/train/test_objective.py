@@ -23,7 +23,8 @@ RECIPES = {
                     "method.aux_speed=1"],
     "schedules": ["method.temperature_schedule=cosine", "method.temperature_end=0.2", "method.hard_negative_beta=0.5"],
     "learned temperature": ["method.temperature_schedule=learned"],
-    "supervised": ["method.name=supervised", "method.temporal_negatives=none", "method.global_local=0", "method.aux_gap=0"],
+    "supervised": ["method.name=supervised", "method.temporal_negatives=none", "method.global_local=0", "method.aux_gap=0",
+                   "data.num_views=0"],
 }
 
 
@@ -42,7 +43,7 @@ def _setup(tiny_bench, tiny_overrides, overrides, n=6):
 def test_recipe_trains_one_step(name, tiny_bench, tiny_overrides):
     cfg, obj, batch = _setup(tiny_bench, tiny_overrides, RECIPES[name])
     loss, logs = obj(batch)
-    assert torch.isfinite(loss) and logs["loss"] == pytest.approx(float(loss), rel=1e-5)
+    assert torch.isfinite(loss) and logs["loss"] == pytest.approx(float(loss.detach()), rel=1e-5)
     loss.backward()
     grads = [p.grad for n, p in obj.named_parameters() if n.startswith("encoder.") and p.grad is not None]
     assert grads and any(g.abs().sum() > 0 for g in grads)
@@ -117,3 +118,16 @@ def test_memory_gives_a_video_level_encoder(tiny_bench, tiny_overrides):
 def test_options_a_recipe_would_ignore_are_rejected(overrides, key):
     with pytest.raises(ValueError, match=key.replace(".", r"\.").replace(">", ">").replace("!", "!")):
         load_config("synthetic", overrides)
+
+
+def test_the_supervised_ceiling_trains_on_whole_video_views_only(tiny_bench, tiny_overrides):
+    """The labels describe whole videos (a half-second clip cannot show the order of three
+    one-second phases), so the ceiling sees whole-video views only."""
+    with pytest.raises(ValueError, match="whole-video views only"):
+        load_config("synthetic", tiny_overrides + ["method.name=supervised", "method.temporal_negatives=none",
+                                                   "method.global_local=0", "method.aux_gap=0"])
+    cfg, obj, batch = _setup(tiny_bench, tiny_overrides, RECIPES["supervised"])
+    records = load_index(tiny_bench).split("train")
+    views = build_train_dataset(cfg, records, ["order"]).sampling.views
+    assert views and all(v.whole for v in views)
+    assert [v.shape[2] for v in batch["views"]] == [cfg.data.long_frames] * cfg.data.long_views

@@ -122,6 +122,36 @@ def preset(name: str) -> SynthConfig:
     return PRESETS[name]
 
 
+def read_drift(frames: np.ndarray, notes: list[dict], spacing: int) -> str:
+    """A hand-made reading of a video's drift direction from frames ``spacing`` apart.
+
+    The least-squares translation (Lucas-Kanade) of the pixels well inside the object in both
+    frames (the object is a window onto the drifting texture; its centre is in ``notes``, the
+    per-frame annotations of :func:`render_video`), averaged over the video and matched to the
+    nearest of the four directions. Nothing is learned: it reads what the pixels show, so it
+    is at chance exactly where the drift is aliased (see :func:`max_unaliased_stride`).
+
+    Args:
+        frames: uint8 ``(T, H, W, 3)``.
+        notes: one dict per frame with ``obj_x``, ``obj_y``.
+        spacing: frames between the two frames of each pair.
+    """
+    g = frames.astype(np.float64).mean(-1) / 255.0
+    n, size = len(g), g.shape[1]
+    yy, xx = np.mgrid[1:size - 1, 1:size - 1]
+    inside = [(xx - r["obj_x"]) ** 2 + (yy - r["obj_y"]) ** 2 < (0.15 * size) ** 2 for r in notes]
+    flows = []
+    for t in range(n - spacing):
+        a, b, mask = g[t], g[t + spacing], inside[t] & inside[t + spacing]
+        it, m = (b - a)[1:-1, 1:-1], (a + b) / 2
+        ix, iy = (m[1:-1, 2:] - m[1:-1, :-2]) / 2, (m[2:, 1:-1] - m[:-2, 1:-1]) / 2
+        if mask.sum() >= 4:
+            flows.append([-(it * ix)[mask].sum() / max((ix * ix)[mask].sum(), 1e-9),
+                          -(it * iy)[mask].sum() / max((iy * iy)[mask].sum(), 1e-9)])
+    v = np.mean(flows, axis=0) if flows else np.zeros(2)
+    return max(MOTIONS, key=lambda name: float(np.dot(v, DRIFT[name])))
+
+
 # ----------------------------------------------------------------------------- rendering
 
 def _shape_mask(shape: str, u: np.ndarray, v: np.ndarray, radius: float) -> np.ndarray:
@@ -231,9 +261,9 @@ def render_video(cfg: SynthConfig, shape: str, motion: str, order: str, group: d
     """Render one video as uint8 ``(T, H, W, 3)`` plus one annotation dict per frame."""
     n, size = cfg.num_frames, cfg.size
     r = _Renderer(size)
-    radius = size * rng.uniform(0.19, 0.23)
-    home = size / 2 + rng.uniform(-0.08, 0.08, size=2) * size
-    amp = size * rng.uniform(0.17, 0.21)
+    radius = size * rng.uniform(0.25, 0.29)
+    home = size / 2 + rng.uniform(-0.05, 0.05, size=2) * size
+    amp = size * rng.uniform(0.15, 0.19)
     signs = {"H": rng.choice([-1.0, 1.0]), "V": rng.choice([-1.0, 1.0])}
     theta = rng.uniform(0, 2 * np.pi)
     orbit_dir = (math.cos(theta), math.sin(theta))

@@ -53,8 +53,8 @@ class FeatureBank:
         probe_wd, probe_iter: linear probe settings.
         seed: seeds perturbed datasets and probes.
         precise_bn: embed each view with BatchNorm statistics recomputed on that view of the
-            train split (:func:`~vcl_core.eval.features.recompute_batchnorm`); ``False`` keeps the
-            training run's running statistics. The ``video_model`` view keeps them either way.
+            train split (:func:`~vcl_core.eval.features.recompute_batchnorm`; for ``video_model``
+            in a copy of the video encoder); ``False`` keeps the training run's running statistics.
     """
 
     def __init__(self, encoder: torch.nn.Module, train: Sequence[VideoRecord], test: Sequence[VideoRecord],
@@ -93,15 +93,17 @@ class FeatureBank:
                                   num_windows or k, spec.num_frames, self.crop_size, video_transform, self.seed)
 
     def view_encoder(self, view: str) -> torch.nn.Module:
-        """The encoder that embeds ``view``: with :attr:`precise_bn`, a copy whose BatchNorm
-        statistics were recomputed on that view of the train split (made once per view)."""
+        """The module that embeds ``view`` (the video encoder for ``video_model``): with
+        :attr:`precise_bn`, a copy whose BatchNorm statistics were recomputed on that view of
+        the train split (made once per view)."""
         kind = self._kind(view)
-        if not self.precise_bn or kind == "video_model":
-            return self.encoder
+        module = self.video_encoder if kind == "video_model" else self.encoder
+        if not self.precise_bn or not isinstance(module, torch.nn.Module):
+            return module
         if kind not in self._view_encoders:
             t0 = time.perf_counter()
-            self._view_encoders[kind] = recompute_batchnorm(self.encoder, self.dataset(kind, "train"), self.batch_size,
-                                                            self.device, self.workers)
+            self._view_encoders[kind] = recompute_batchnorm(module, self.dataset(kind, "train"), self.batch_size,
+                                                            self.device, self.workers, video_level=kind == "video_model")
             self.seconds += time.perf_counter() - t0
         return self._view_encoders[kind]
 
@@ -112,8 +114,9 @@ class FeatureBank:
         """
         t0 = time.perf_counter()
         video_level = self._kind(view) == "video_model"
-        x, ok, errors = extract_clip_features(self.view_encoder(view), dataset, self.batch_size, self.device,
-                                              self.workers, video_encoder=self.video_encoder if video_level else None)
+        x, ok, errors = extract_clip_features(self.encoder if video_level else self.view_encoder(view), dataset,
+                                              self.batch_size, self.device, self.workers,
+                                              video_encoder=self.view_encoder(view) if video_level else None)
         for e in errors:
             vid, _, why = e.partition(":")
             self.skipped[vid] = why.strip()

@@ -174,7 +174,7 @@ def has_batchnorm(module: torch.nn.Module) -> bool:
 @torch.no_grad()
 def recompute_batchnorm(encoder: torch.nn.Module, dataset: ClipWindowsDataset, batch_size: int = 32,
                         device: str | torch.device = "cpu", workers: int = 0,
-                        max_videos: int = 2048) -> torch.nn.Module:
+                        max_videos: int = 2048, video_level: bool = False) -> torch.nn.Module:
     """A copy of ``encoder`` whose BatchNorm statistics are those of the clips it will embed.
 
     In training, BatchNorm's running statistics average every view the network saw: short
@@ -186,7 +186,8 @@ def recompute_batchnorm(encoder: torch.nn.Module, dataset: ClipWindowsDataset, b
     every other layer in eval mode. The encoder itself is not modified.
 
     Args:
-        encoder: ``(B, 3, T, H, W) -> (B, D)``.
+        encoder: ``(B, 3, T, H, W) -> (B, D)``, or with ``video_level`` a video-level module
+            ``(B, K, 3, T, H, W) -> (B, D)`` that reads a video's ``K`` clips.
         dataset: the clips of the view, usually of the train split (:class:`ClipWindowsDataset`).
 
     Returns:
@@ -208,7 +209,7 @@ def recompute_batchnorm(encoder: torch.nn.Module, dataset: ClipWindowsDataset, b
     for batch in loader:
         clips = batch["clips"][batch["ok"]]
         if len(clips):
-            model(clips.flatten(0, 1).to(device))
+            model((clips if video_level else clips.flatten(0, 1)).to(device))
     for m in norms:
         m.eval()
     return model

@@ -181,7 +181,7 @@ def finetune_block(bank: FeatureBank, cfg: FinetuneConfig, views: tuple[str, ...
     notes = {}
     if "video_model" in views:
         if isinstance(bank.video_encoder, nn.Module):
-            runs.append(("video", "video_model", bank.video_encoder))
+            runs.append(("video", "video_model", bank.view_encoder("video_model")))
         else:
             notes["video_model"] = "not fine-tuned: the video_encoder is not an nn.Module"
     out: dict = {"views": {}, "epoch_loss": {}}

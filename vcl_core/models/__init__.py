@@ -6,13 +6,13 @@ from .blocks import DropPath, FrameNorm, make_norm
 from .efficiency import maybe_compile
 from .fastslow import (R3D18, FastSlowConfig, FastSlowEncoder, create_fast_slow, fast_slow_r3d18,
                        fast_slow_r3d18_config, frame_differences)
-from .fusion import AttentionPool, CrossAttention, Fusion, MeanPool, SegmentPool, TimeAttentionPool, pool_width
+from .fusion import AttentionPool, CrossAttention, Fusion, MeanPool, SegmentPool, TemporalProfilePool, pool_width
 from .heads import PredictorHead, ProjectionHead, mlp
 from .memory import ClipMemory, ClipMemoryConfig
 from .multiscale import MultiScaleEncoder
 from .summary import ModelSummary, summary
 
 __all__ = ["FastSlowConfig", "FastSlowEncoder", "create_fast_slow", "fast_slow_r3d18", "fast_slow_r3d18_config",
-           "R3D18", "frame_differences", "AttentionPool", "MeanPool", "SegmentPool", "TimeAttentionPool", "pool_width", "CrossAttention", "Fusion", "ProjectionHead", "PredictorHead",
+           "R3D18", "frame_differences", "AttentionPool", "MeanPool", "SegmentPool", "TemporalProfilePool", "pool_width", "CrossAttention", "Fusion", "ProjectionHead", "PredictorHead",
            "mlp", "ClipMemory", "ClipMemoryConfig", "MultiScaleEncoder",
            "maybe_compile", "summary", "ModelSummary", "FrameNorm", "DropPath", "make_norm"]

@@ -12,7 +12,7 @@ RGB-difference stream of TSN, Wang et al. 2016; the motion stream of two-stream 
 what does not move is gone from its input, so it can only describe motion.
 
 Input ``(B, 3, T, H, W)``; output ``(B, D)`` with ``D = m * (fast_width + slow_width)`` (or one
-of them for single-pathway variants), ``m`` the temporal pool's width (2 for the default
+of them for single-pathway variants), ``m`` the temporal pool's width (5 for the default
 ``pool="time"``, see :mod:`vcl_core.models.fusion`). ``T`` need not be divisible by ``alpha`` (the slow pathway
 sees ``ceil(T / alpha)`` frames), ``T = 1`` works, and ``H, W`` may be odd.
 
@@ -63,8 +63,8 @@ class FastSlowConfig:
         fusion: top fusion, ``concat``, ``gate`` or ``xattn`` (``pathways="both"`` only; a
             single-pathway network pools its one stream).
         xattn_bidirectional: with ``xattn``, let fast tokens attend to slow ones as well.
-        pool: temporal pooling per stream: ``time`` (mean plus attention with positions, keeps
-            order), ``segments``, ``mean`` or ``attention`` (see :mod:`vcl_core.models.fusion`).
+        pool: temporal pooling per stream: ``time`` (the mean plus learned temporal profiles,
+            keeps order), ``segments``, ``mean`` or ``attention`` (see :mod:`vcl_core.models.fusion`).
         drop_path: stochastic depth rate in every residual block.
         checkpoint: recompute each stage's activations in backward (saves memory, costs
             about one extra forward). Gradients and BatchNorm running statistics are the same

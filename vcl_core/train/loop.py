@@ -269,7 +269,7 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
             with fabric.no_backward_sync(objective, enabled=not last_micro):
                 loss, logs = objective(batch)
                 if not torch.isfinite(loss):
-                    fail(f"loss is {float(loss)} at step {step} (epoch {epoch})")
+                    fail(f"loss is {float(loss.detach())} at step {step} (epoch {epoch})")
                 fabric.backward(loss / cfg.optim.accumulate)
             if not last_micro:
                 continue

@@ -14,17 +14,24 @@ from .config import Config, config_from_dict
 from .objective import build_objective
 
 
-def load_objective(run_dir: str | Path) -> tuple[Config, torch.nn.Module]:
-    """The config and the whole trained objective (encoder, heads, memory) of a run."""
+def load_objective(run_dir: str | Path, step: int | None = None) -> tuple[Config, torch.nn.Module]:
+    """The config and the whole trained objective (encoder, heads, memory) of a run, at its
+    end or at a snapshot ``step`` (``train.snapshots``)."""
+    from .loop import snapshot_name
+
     run = Path(run_dir)
-    cfg_path, ckpt_path = run / "config.yaml", run / "checkpoints" / "last.ckpt"
+    cfg_path = run / "config.yaml"
+    ckpt_path = run / "checkpoints" / ("last.ckpt" if step is None else snapshot_name(step))
     if not cfg_path.exists() or not ckpt_path.exists():
+        if step is not None and cfg_path.exists():
+            raise FileNotFoundError(f"{run} has no snapshot at step {step}; train it with train.snapshots=[{step}]")
         raise FileNotFoundError(f"{run} is not a run directory (needs config.yaml and checkpoints/last.ckpt); "
                                 "create one with `vcl pretrain --out DIR`")
     cfg = config_from_dict(yaml.safe_load(cfg_path.read_text()))
     ck = load_checkpoint(ckpt_path)
     objective = build_objective(cfg, ck.get("num_classes"), num_videos=_bank_size(ck))
     objective.load_state_dict(ck["model"])
+    objective.steps_trained = int(ck["step"])
     return cfg, objective.eval()
 
 
@@ -33,18 +40,19 @@ def _bank_size(ck: dict) -> int:
     return int(bank.shape[0]) if bank is not None else 0
 
 
-def load_run(run_dir: str | Path) -> tuple[Config, torch.nn.Module]:
-    """The config and the trained encoder (eval mode, CPU) of a run directory.
+def load_run(run_dir: str | Path, step: int | None = None) -> tuple[Config, torch.nn.Module]:
+    """The config and the trained encoder (eval mode, CPU) of a run directory (at a snapshot
+    ``step`` if given).
 
     Raises:
-        FileNotFoundError: the directory has no ``config.yaml`` or no checkpoint.
+        FileNotFoundError: the directory has no ``config.yaml`` or no such checkpoint.
     """
-    cfg, objective = load_objective(run_dir)
+    cfg, objective = load_objective(run_dir, step)
     return cfg, objective.evaluation_encoder().eval()
 
 
 def evaluate_run(run_dir: str | Path, data_root: str | Path | None = None, json_path: str | Path | None = None,
-                 device: str | None = None, blocks: tuple[str, ...] | None = None) -> dict:
+                 device: str | None = None, blocks: tuple[str, ...] | None = None, step: int | None = None) -> dict:
     """Evaluate a run's encoder on ``data_root`` (default: the data it was trained on).
 
     Args:
@@ -53,8 +61,9 @@ def evaluate_run(run_dir: str | Path, data_root: str | Path | None = None, json_
         json_path: write the results there (see :mod:`vcl_core.eval.schema`).
         device: ``cuda`` when available by default.
         blocks: evaluation blocks to run (``None``: every block the labels allow).
+        step: evaluate the weights kept at this step (``train.snapshots``) instead of the end.
     """
-    cfg, objective = load_objective(run_dir)
+    cfg, objective = load_objective(run_dir, step)
     encoder = objective.evaluation_encoder()
     video_encoder = objective.video_encoder() if hasattr(objective, "video_encoder") else None
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -68,7 +77,8 @@ def evaluate_run(run_dir: str | Path, data_root: str | Path | None = None, json_
                            knn_k=e.knn_k, knn_t=e.knn_t, probe_wd=e.probe_wd, probe_iter=e.probe_epochs,
                            batch_size=e.batch_size, precise_bn=e.precise_bn, device=device, blocks=blocks,
                            video_encoder=video_encoder.to(device) if video_encoder is not None else None)
-    res["meta"].update(run_dir=str(run_dir), method=cfg.method.name, data_root=root)
+    res["meta"].update(run_dir=str(run_dir), method=cfg.method.name, data_root=root,
+                       step=objective.steps_trained)
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(res, indent=2))
