@@ -48,7 +48,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from vcl_core.experiment import REFERENCE, compare, notebook_setup, save_results, summarize
+from vcl_core.experiment import CEILING, REFERENCE, compare, notebook_setup, save_results, summarize
 from vcl_core.viz import factor_bars, savefig
 
 ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
@@ -64,7 +64,7 @@ scales = {
     "long only (whole video)": ["data.num_views=0", "method.global_local=0"],
     "multi-scale": ["method.global_local=0"],
     "multi-scale + cross-scale": [],
-    "supervised (ceiling)": ["method.name=supervised", "method.temporal_negatives=none", "method.global_local=0"],
+    "supervised (ceiling)": CEILING,
 }
 df = exp.sweep(scales, ctx.seeds)
 print(summarize(df, protocol="whole").to_string(index=False))

@@ -1,6 +1,8 @@
 """Guards of the reproducible paper: README, make figures and figures/ agree."""
 import re
 
+import pytest
+
 from vcl_core.paper import NOTEBOOKS, ROOT, results_table
 
 
@@ -79,6 +81,8 @@ def test_quickstart_note_reads_the_measured_numbers(tmp_path):
     assert "beats random initialisation on the order of the phases (long-term) and the direction" in note
 
 
+@pytest.mark.xfail(strict=True, reason="issue 11 changed the default recipe (time pool, reversed and rotate-reversed "
+                   "negatives, fast-stream contrast); notebook 09 reruns on it in issue 13 and this marker goes then")
 def test_the_default_recipe_is_the_best_candidate_of_notebook_09():
     """Issue 5: `vcl pretrain` with no --config uses the recipe the head-to-head ranks first.
     Notebook 09 records which candidate has the same full config as the code's default."""

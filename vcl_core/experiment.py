@@ -21,7 +21,7 @@ from .train import evaluate_run, load_config, pretrain
 from .train.config import Config
 
 #: overrides that shrink any run to seconds, for ``SMOKE = True`` (CI executes every notebook so)
-SMOKE_OVERRIDES = ["train.steps=6", "train.batch_size=8", "model.widths=[8,16,32]", "eval.probe_epochs=20",
+SMOKE_OVERRIDES = ["train.steps=6", "train.snapshots=[3]", "train.batch_size=8", "model.widths=[8,16,32]", "eval.probe_epochs=20",
                    "train.log_every=1"]
 
 
@@ -95,8 +95,9 @@ REFERENCE = ["data.policy=same", "method.aux_gap=0"]
 #: The supervised ceiling: the default encoder and data, trained with the labels of every
 #: factor on whole-video views only (labels describe whole videos), every self-supervised
 #: option off. Notebooks draw it next to the recipes they compare.
-CEILING = ["method.name=supervised", "method.temporal_negatives=none", "method.global_local=0", "method.aux_gap=0",
-           "method.fast_contrast=0", "data.num_views=0", "data.long_views=1"]
+CEILING = ["method.name=supervised", "method.temporal_negatives=none", "method.long_negatives=none", "method.global_local=0", "method.aux_gap=0",
+           "method.fast_contrast=0", "data.num_views=0", "data.long_views=1",
+           "train.steps=2000", "train.snapshots=[250,500,1000]"]
 
 #: config keys that change how fast a run goes, not what it learns; left out of the hash
 NOT_HASHED = (("train", "compile"),)

@@ -65,7 +65,7 @@ def test_budget_stop_and_resume_equals_uninterrupted(tiny_bench, tiny_overrides,
 def test_sigkill_mid_epoch_then_resume_gives_the_same_result(tiny_bench, tiny_overrides, tmp_path):
     # MoCo: the momentum encoder and the key queue must survive the restart too
     args = tiny_overrides + [f"data.root={tiny_bench}", "train.steps=24", "train.ckpt_every=3", "method.name=moco",
-                             "method.queue_size=32", "data.long_views=0", "method.temporal_negatives=none",
+                             "method.queue_size=32", "data.long_views=0", "method.temporal_negatives=none", "method.long_negatives=none",
                              "method.global_local=0"]
     vcl = [sys.executable, "-m", "vcl_core.cli", "pretrain", "--data", str(tiny_bench), "--config", "synthetic",
            "--quiet"]

@@ -13,8 +13,8 @@ RECIPES = {
     "cvrl": ["method.name=cvrl", "data.policy=cvrl", "data.long_views=0", "method.global_local=0"],
     "moco": ["method.name=moco", "method.queue_size=16"],
     "bank": ["method.name=bank"],
-    "byol": ["method.name=byol", "method.temporal_negatives=none", "method.global_local=0"],
-    "tclr": ["method.name=tclr", "data.intra_negatives=2", "method.global_local=1.0", "method.temporal_negatives=none"],
+    "byol": ["method.name=byol", "method.temporal_negatives=none", "method.long_negatives=none", "method.global_local=0"],
+    "tclr": ["method.name=tclr", "data.intra_negatives=2", "method.global_local=1.0", "method.temporal_negatives=none", "method.long_negatives=none"],
     "vcl": ["method.name=vcl", "method.global_local=1.0", "method.queue_size=16"],
     "memory": ["method.memory=gru", "data.policy=rho", "data.num_views=3", "method.memory_tbptt=1"],
     "separate scales": ["method.share_scales=false"],
@@ -23,7 +23,7 @@ RECIPES = {
                     "method.aux_speed=1"],
     "schedules": ["method.temperature_schedule=cosine", "method.temperature_end=0.2", "method.hard_negative_beta=0.5"],
     "learned temperature": ["method.temperature_schedule=learned"],
-    "supervised": ["method.name=supervised", "method.temporal_negatives=none", "method.global_local=0", "method.aux_gap=0",
+    "supervised": ["method.name=supervised", "method.temporal_negatives=none", "method.long_negatives=none", "method.global_local=0", "method.aux_gap=0",
                    "data.num_views=0"],
 }
 
@@ -63,7 +63,7 @@ def test_temporal_negatives_reverse_and_shuffle():
 
 def test_reversed_anchor_enters_the_denominator(tiny_bench, tiny_overrides):
     _, with_neg, batch = _setup(tiny_bench, tiny_overrides, [])
-    cfg = load_config("synthetic", tiny_overrides + [f"data.root={tiny_bench}", "method.temporal_negatives=none"])
+    cfg = load_config("synthetic", tiny_overrides + [f"data.root={tiny_bench}", "method.temporal_negatives=none", "method.long_negatives=none"])
     without = build_objective(cfg)
     without.load_state_dict(with_neg.state_dict())
     with_neg.eval(), without.eval()  # same BatchNorm statistics for both
@@ -124,7 +124,7 @@ def test_the_supervised_ceiling_trains_on_whole_video_views_only(tiny_bench, tin
     """The labels describe whole videos (a half-second clip cannot show the order of three
     one-second phases), so the ceiling sees whole-video views only."""
     with pytest.raises(ValueError, match="whole-video views only"):
-        load_config("synthetic", tiny_overrides + ["method.name=supervised", "method.temporal_negatives=none",
+        load_config("synthetic", tiny_overrides + ["method.name=supervised", "method.temporal_negatives=none", "method.long_negatives=none",
                                                    "method.global_local=0", "method.aux_gap=0"])
     cfg, obj, batch = _setup(tiny_bench, tiny_overrides, RECIPES["supervised"])
     records = load_index(tiny_bench).split("train")

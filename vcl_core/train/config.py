@@ -25,6 +25,10 @@ from ..models.fastslow import FastSlowConfig
 PRESET_DIR = Path(__file__).with_name("presets")
 
 
+#: temporal negatives a key clip can add (see ``objective.temporal_negatives``)
+NEGATIVE_KINDS = ("none", "reverse", "rotate_reverse", "shuffle", "both")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Where videos come from and how training samples are cut.
@@ -44,8 +48,9 @@ class DataConfig:
             synthetic benchmark it drops the supervised ceiling on motion from 49 +- 30% to
             26 +- 14% over three seeds, notebook 01).
         policy: positive policy of the clip views (``same``, ``cvrl``, ``range``, ``rho``).
-            The default ``cvrl`` draws two clips at a gap (CVRL's decreasing density), which
-            the default temporal-gap auxiliary (``method.aux_gap``) learns to predict.
+            The default ``rho`` starts every clip independently and uniformly: the two clips
+            of a pair usually come from different moments, so what they share is what is
+            constant over the video (its objects and the direction of their motion).
         intra_negatives: K extra windows of the same video, disjoint from the clip views,
             used as negatives (TCLR local-local) and by the order/future auxiliaries.
         min_gap, max_gap: gap limits in source frames (``max_gap`` < 0 means no limit).
@@ -61,12 +66,12 @@ class DataConfig:
     fold: int = 1
     short_side: int = 72
     num_frames: int = 8
-    stride: int = 1
+    stride: int = 2
     num_views: int = 2
     long_views: int = 2
     long_frames: int = 16
     long_jitter: str = "shared"
-    policy: str = "cvrl"
+    policy: str = "rho"
     intra_negatives: int = 0
     min_gap: int = 0
     max_gap: int = -1
@@ -87,11 +92,16 @@ class MethodConfig:
         temperature_schedule: ``fixed``, ``warmup`` (linear to ``temperature_end`` over the first
             30% of steps), ``cosine`` (to ``temperature_end`` over the run) or ``learned``.
         temperature_end: final temperature of a schedule.
-        temporal_negatives: add every key clip ``reverse``d, ``shuffle``d or ``both`` as extra
-            negatives of the pairs it is the key of (same appearance, different temporal
-            structure), or ``none``. With keys from another moment than their anchor
-            (``data.policy`` ``rho`` or ``cvrl``), only what is constant over a video *and* changed
-            by the transformation separates them: the direction of sub-second motion.
+        temporal_negatives: add every key clip ``reverse``d, ``shuffle``d, ``both``, or
+            ``rotate_reverse``d (backwards and turned 180 degrees: the same motion, events in
+            reverse order) as extra negatives of the pairs it is the key of (same appearance,
+            different temporal structure), or ``none``. With keys from another moment than their
+            anchor (``data.policy`` ``rho`` or ``cvrl``), only what is constant over a video *and*
+            changed by the transformation separates them: for reversed clips, the direction of
+            sub-second motion.
+        long_negatives: the same for the whole-video views. The default ``rotate_reverse`` keeps
+            their motion and reverses only the order of the video's phases: the negative that
+            teaches progression.
         negative_grad: back-propagate through the temporal negatives too (costs a backward
             pass per negative; without it they act like MoCo keys).
         fast_contrast: weight of a second InfoNCE on the fast pathway's part of the embedding
@@ -126,8 +136,9 @@ class MethodConfig:
     temperature_schedule: str = "fixed"
     temperature_end: float = 0.1
     temporal_negatives: str = "reverse"
+    long_negatives: str = "rotate_reverse"
     negative_grad: bool = True
-    fast_contrast: float = 0.0
+    fast_contrast: float = 1.0
     hard_negative_beta: float = 0.0
     queue_size: int = 0
     mask_same_video: bool = True
@@ -140,10 +151,10 @@ class MethodConfig:
     memory_weight: float = 1.0
     memory_tbptt: int = 0
     share_scales: bool = True
-    global_local: float = 1.0
+    global_local: float = 0.0
     aux_order: float = 0.0
     aux_speed: float = 0.0
-    aux_gap: float = 0.5
+    aux_gap: float = 0.0
     aux_future: float = 0.0
     aux_motion: float = 0.0
     aux_camera: float = 0.0
@@ -251,7 +262,8 @@ class Config:
 
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=lambda: AugmentConfig(flip_p=0.0, hue=0.5))
-    temporal: TemporalAugmentConfig = field(default_factory=TemporalAugmentConfig)
+    # a lighting drift on every view: a brightness trend then says nothing about playback direction
+    temporal: TemporalAugmentConfig = field(default_factory=lambda: TemporalAugmentConfig(lighting_p=1.0))
     model: FastSlowConfig = field(default_factory=lambda: FastSlowConfig(widths=(16, 32, 64)))
     method: MethodConfig = field(default_factory=MethodConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -270,9 +282,9 @@ class Config:
         if self.method.name != "supervised" and d.num_views < 2 and d.long_views < 2:
             problems.append(f"method.name={self.method.name} needs two views of one scale "
                             f"(data.num_views={d.num_views}, data.long_views={d.long_views})")
-        if self.method.temporal_negatives not in ("none", "reverse", "shuffle", "both"):
-            problems.append(f"method.temporal_negatives={self.method.temporal_negatives!r}: "
-                            "choose none, reverse, shuffle or both")
+        for key in ("temporal_negatives", "long_negatives"):
+            if getattr(self.method, key) not in NEGATIVE_KINDS:
+                problems.append(f"method.{key}={getattr(self.method, key)!r}: choose {', '.join(NEGATIVE_KINDS)}")
         if d.long_jitter not in JITTERS:
             problems.append(f"data.long_jitter={d.long_jitter!r}: choose {' or '.join(JITTERS)}")
         problems += self._recipe_problems()
@@ -317,9 +329,10 @@ class Config:
                                                            or m.name in ("byol", "bank", "supervised"))):
             out.append(f"method.fast_contrast={m.fast_contrast} needs both pathways (model.pathways=both) and an "
                        "in-batch contrastive recipe (not byol, bank or supervised)")
-        if m.name == "byol" and (m.temporal_negatives != "none" or m.hard_negative_beta or d.intra_negatives
+        if m.name == "byol" and (m.temporal_negatives != "none" or m.long_negatives != "none" or m.hard_negative_beta or d.intra_negatives
                                  or m.global_local):
-            out.append("method.name=byol uses no negatives: method.temporal_negatives, method.hard_negative_beta, "
+            out.append("method.name=byol uses no negatives: method.temporal_negatives, method.long_negatives, "
+                       "method.hard_negative_beta, "
                        "method.global_local and data.intra_negatives must stay off")
         if m.name == "bank" and (d.num_views < 1 and d.long_views < 1):
             out.append("method.name=bank needs a view")
@@ -355,7 +368,7 @@ class Config:
         if m.name == "supervised" and (d.num_views or d.intra_negatives or d.long_views < 1):
             out.append("method.name=supervised trains whole-video labels on whole-video views only: set "
                        "data.num_views=0, data.intra_negatives=0 and data.long_views >= 1")
-        if m.name == "supervised" and (m.temporal_negatives != "none" or m.global_local or m.queue_size
+        if m.name == "supervised" and (m.temporal_negatives != "none" or m.long_negatives != "none" or m.global_local or m.queue_size
                                        or any(getattr(m, f"aux_{a}") for a in
                                               ("order", "speed", "gap", "future", "motion", "camera"))):
             out.append("method.name=supervised trains on labels only: contrastive and auxiliary options must stay off")

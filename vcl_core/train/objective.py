@@ -49,11 +49,18 @@ CONTRASTIVE = ("simclr", "cvrl", "moco", "bank", "byol", "tclr", "vcl")
 
 
 def temporal_negatives(x: torch.Tensor, kind: str, generator: torch.Generator | None = None) -> list[torch.Tensor]:
-    """Clips with the appearance of ``x (B, C, T, H, W)`` but another temporal structure:
-    ``reverse`` plays them backwards, ``shuffle`` permutes their frames (``both`` = both)."""
+    """Clips with the appearance of ``x (B, C, T, H, W)`` but another temporal structure.
+
+    ``reverse`` plays them backwards (every motion and the order of events reversed);
+    ``rotate_reverse`` plays them backwards *and* turns every frame by 180 degrees, which
+    reverses each motion twice: the motion is the anchor's, only the order of events is
+    reversed; ``shuffle`` permutes their frames; ``both`` = reverse and shuffle.
+    """
     out = []
     if kind in ("reverse", "both"):
         out.append(x.flip(2))
+    if kind == "rotate_reverse":
+        out.append(x.flip(2).flip(3).flip(4))
     if kind in ("shuffle", "both"):
         t = x.shape[2]
         perm = torch.randperm(t, generator=generator)
@@ -226,8 +233,9 @@ class VideoObjective(nn.Module):
         z: dict[int, torch.Tensor] = {}
         tokens: dict[int, torch.Tensor] = {}
         # temporal negatives: every view of a contrasted scale played backwards / shuffled
-        neg_of = [i for ids in (self.scales.values() if m.name not in ("bank", "byol") else ()) for i in ids] \
-            if m.temporal_negatives != "none" else []
+        kinds = {i: m.long_negatives if i in self.long_ids else m.temporal_negatives
+                 for ids in (self.scales.values() if m.name not in ("bank", "byol") else ()) for i in ids}
+        neg_of = [i for i, kind in kinds.items() if kind != "none"]
         jobs, owners = [], []
         for i, v in enumerate(views):
             if i in self.long_ids and m.global_local > 0 and i == self.long_ids[0]:
@@ -237,7 +245,7 @@ class VideoObjective(nn.Module):
                 owners.append(("view", i))
         if m.negative_grad:
             for i in neg_of:
-                for k, n in enumerate(temporal_negatives(views[i], m.temporal_negatives)):
+                for k, n in enumerate(temporal_negatives(views[i], kinds[i])):
                     jobs.append((n, i in self.long_ids))
                     owners.append(("neg", i))
         feats = self.encode_all(jobs)
@@ -251,7 +259,7 @@ class VideoObjective(nn.Module):
             with torch.no_grad():
                 for i in neg_of:
                     negs[i] = self.encode_all([(n, i in self.long_ids)
-                                               for n in temporal_negatives(views[i], m.temporal_negatives)])
+                                               for n in temporal_negatives(views[i], kinds[i])])
         for i in h:
             z[i] = self.projector(h[i])
         temporal = {i: self.projector(torch.cat(f)) for i, f in negs.items()}
@@ -317,16 +325,20 @@ class VideoObjective(nn.Module):
             keys = {b: self.target(views[b]) for b in ids}
         else:
             keys = z
-        shared = [z[i] for i in self.neg_ids] if scale == "short" else []  # other windows of each video
+        # per-row negatives (other windows of each video, the keys played backwards) are local to
+        # this process: gathered like the keys, so every process sees the global batch's negatives
+        local = [z[i] for i in self.neg_ids] if scale == "short" else []  # other windows of each video
         queue = self.queues[scale] if use_queue and hasattr(self, "queues") and scale in self.queues else None
-        if queue is not None and len(queue):
-            shared.append(queue.keys().to(z[ids[0]].dtype))
+        shared = [queue.keys().to(z[ids[0]].dtype)] if queue is not None and len(queue) else []
         loss, pairs = 0.0, 0
         for a in ids:
             for b in ids:
                 if a == b:
                     continue
-                parts = ([temporal[b]] if b in temporal else []) + shared
+                rows = ([temporal[b]] if b in temporal else []) + local
+                if rows and is_distributed():
+                    rows = [gather_with_grad(torch.cat(rows))]
+                parts = rows + shared
                 ex = torch.cat(parts) if parts else None
                 fn_mask = None
                 if queue is not None and len(queue) and m.mask_same_video:
