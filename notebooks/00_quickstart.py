@@ -47,7 +47,7 @@ except ImportError:  # on Colab: install the package (and its notebook extras) f
 # %%
 import matplotlib.pyplot as plt
 
-from vcl_core.experiment import compare, notebook_setup, save_results, summarize
+from vcl_core.experiment import RANDOM_INIT, compare, notebook_setup, save_results, summarize
 from vcl_core.viz import factor_bars, savefig
 
 ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
@@ -60,7 +60,7 @@ exp = ctx.experiment()
 # `vcl pretrain` (no options). Labels are never used before the frozen-feature probes.
 
 # %%
-df = exp.sweep({"random init": ["train.steps=0"], "pretrained": []}, ctx.seeds)
+df = exp.sweep({"random init": RANDOM_INIT, "pretrained": []}, ctx.seeds)
 
 # %% [markdown]
 # ## Results

@@ -55,7 +55,7 @@ from vcl_core.data import load_index, read_frames
 from vcl_core.data.synthetic import MOTIONS, ORDERS, SHAPES, SynthConfig, read_drift, render_video
 from vcl_core.data.synthetic import _group_params as scene
 from vcl_core.eval.baselines import FrameAverageEncoder, MeanFrameEncoder
-from vcl_core.experiment import CEILING, compare, evaluate_baseline, notebook_setup, save_results, summarize
+from vcl_core.experiment import CEILING, RANDOM_INIT, compare, evaluate_baseline, notebook_setup, save_results, summarize
 from vcl_core.viz import factor_bars, savefig
 
 ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
@@ -136,7 +136,7 @@ print(aliasing.to_string(index=False))
 cfg = exp.config([], seed=0)
 baselines = [pd.DataFrame(evaluate_baseline(enc, cfg, variant=name))
              for name, enc in [("mean frame", MeanFrameEncoder()), ("frame average", FrameAverageEncoder())]]
-floor_ceiling = {"random init": ["train.steps=0"], "supervised": CEILING}
+floor_ceiling = {"random init": RANDOM_INIT, "supervised": CEILING}
 df = pd.concat(baselines + [exp.sweep(floor_ceiling, ctx.seeds)])
 table = pd.concat([summarize(df, m, "whole").assign(metric=m)
                    for m in ("linear_top1_seen", "linear_top1_unseen")])
@@ -164,7 +164,7 @@ savefig(fig, "01_benchmark_floor_ceiling", ctx.figures)
 choices = {"time pool (default)": [], "mean pool": ["model.pool=mean"], "segments": ["model.pool=segments"],
            "RGB fast pathway": ["model.fast_input=rgb"]}
 ablation = exp.sweep({f"{k} (labels)": CEILING + v for k, v in choices.items()}, ctx.seeds[:1])
-floors = exp.sweep({f"random init, {k}": ["train.steps=0"] + v for k, v in choices.items() if "RGB" not in k},
+floors = exp.sweep({f"random init, {k}": RANDOM_INIT + v for k, v in choices.items() if "RGB" not in k},
                    ctx.seeds[:1])
 both = pd.concat([ablation, floors])
 fig, ax = plt.subplots(figsize=(10, 3.6))

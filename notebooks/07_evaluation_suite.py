@@ -50,7 +50,7 @@ import pandas as pd
 import seaborn as sns
 
 from vcl_core.eval.schema import PROTOCOL_DOCS
-from vcl_core.experiment import CEILING, REFERENCE, notebook_setup, save_results
+from vcl_core.experiment import CEILING, RANDOM_INIT, REFERENCE, notebook_setup, save_results
 from vcl_core.viz import savefig
 
 ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
@@ -61,7 +61,7 @@ for name, doc in PROTOCOL_DOCS.items():
 # %%
 queue = 64 if SMOKE else 1024
 recipes = {
-    "random init": ["train.steps=0"],
+    "random init": RANDOM_INIT,
     "reference": [],
     "MoCo queue": ["method.name=moco", f"method.queue_size={queue}"],
     "negative-free (BYOL)": ["method.name=byol", "method.fast_contrast=0", "method.temporal_negatives=none", "method.long_negatives=none", "method.global_local=0"],

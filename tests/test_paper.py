@@ -70,7 +70,7 @@ def test_quickstart_note_reads_the_measured_numbers(tmp_path):
     from vcl_core.paper import quickstart_note, record_runtimes
 
     assert quickstart_note(tmp_path, tmp_path / "none.json").startswith("(not measured yet")
-    rows = [{"variant": v, "protocol": "whole", "factor": f, "metric": "linear_top1", "mean": m, "std": 0.01, "n": 3}
+    rows = [{"variant": v, "protocol": "whole", "factor": f, "metric": "linear_top1_seen", "mean": m, "std": 0.01, "n": 3}
             for v, f, m in [("pretrained", "order", 0.3), ("random init", "order", 0.17),
                             ("pretrained", "motion", 0.5), ("random init", "motion", 0.25)]]
     (tmp_path / "00_quickstart.json").write_text(json.dumps({"rows": rows}))
@@ -124,3 +124,23 @@ def test_default_recipe_note_reads_notebook_09(tmp_path):
     (tmp_path / "09_default_recipe.json").write_text(json.dumps(res))
     note = default_recipe_note(tmp_path)
     assert note.startswith("**The default is not the best candidate") and "not settled" in note
+
+
+def test_default_recipe_note_says_when_notebook_09_predates_the_default(tmp_path):
+    """A head-to-head whose winner is no longer the code's default must not be quoted as the reason
+    for the default."""
+    import json
+
+    from vcl_core.experiment import REFERENCE
+    from vcl_core.paper import default_recipe_note
+
+    old = {"rows": [{"n": 4}], "default_variant": "b", "best_variant": "b",
+           "candidates": {"b": ["method.aux_gap=0.5", "data.policy=cvrl"]},
+           "score": {"b": {"mean": 0.3, "std": 0.02}, "reference": {"mean": 0.25, "std": 0.01}}}
+    (tmp_path / "09_default_recipe.json").write_text(json.dumps(old))
+    assert default_recipe_note(tmp_path).startswith("**Notebook 09 ran on an earlier default**")
+    # undo the reference's overrides: the candidate is then the default again
+    undo = {"data.policy=same": "data.policy=rho", "method.aux_gap=0": "method.aux_gap=0"}
+    old["candidates"]["b"] = [undo[o] for o in REFERENCE]
+    (tmp_path / "09_default_recipe.json").write_text(json.dumps(old))
+    assert default_recipe_note(tmp_path).startswith("`vcl pretrain` uses **b**")

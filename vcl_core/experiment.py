@@ -99,6 +99,9 @@ CEILING = ["method.name=supervised", "method.temporal_negatives=none", "method.l
            "method.fast_contrast=0", "data.num_views=0", "data.long_views=1",
            "train.steps=2000", "train.snapshots=[250,500,1000]"]
 
+#: The floor: the same encoder before any training (no steps, so no snapshots either).
+RANDOM_INIT = ["train.steps=0", "train.snapshots=[]"]
+
 #: config keys that change how fast a run goes, not what it learns; left out of the hash
 NOT_HASHED = (("train", "compile"),)
 
@@ -202,7 +205,7 @@ class Experiment:
         out = self.run_dir(name, overrides, seed)
         rows = tidy(final, variant=name, seed=seed, step=cfg.train.steps)
         for step in cfg.train.snapshots:
-            if step == cfg.train.steps:
+            if step >= cfg.train.steps:  # the end point, or never reached
                 continue
             path = out / f"eval-{'-'.join(blocks)}-step{step}.json"
             if path.exists():

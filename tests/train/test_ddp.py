@@ -2,21 +2,25 @@
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from vcl_core.train.checkpoint import load_checkpoint
 
 
-def test_two_process_ddp_matches_one_process_with_the_default_recipe(tiny_bench, tiny_overrides, tmp_path):
-    """In float64 the default recipe (clips at a gap, temporal negatives, every auxiliary it
-    uses, synchronised BatchNorm) gives the same losses and weights on 2 processes of 4 videos
+@pytest.mark.parametrize("recipe", [[], ["data.policy=cvrl", "method.aux_gap=0.5", "method.global_local=1.0"]],
+                         ids=["default", "clips at a gap + gap task + global-local"])
+def test_two_process_ddp_matches_one_process(recipe, tiny_bench, tiny_overrides, tmp_path):
+    """In float64 the default recipe (clips from independent moments, reversed and
+    rotate-reversed negatives gathered across processes, the fast-stream contrast, synchronised
+    BatchNorm) gives the same losses and weights on 2 processes of 4 videos
     as on 1 process of 8, to 1e-6, at every step. (In float32 the two drift apart after a few
     steps, as two single-process runs with 1 and 2 threads do: rounding noise that training
     amplifies, not a difference of the computation. A missing gather, per-process BatchNorm or
     a per-process target would show here at step 1.)"""
     common = [sys.executable, "-m", "vcl_core.cli", "pretrain", "--data", str(tiny_bench), "--config", "synthetic",
               "--quiet"] + [o for o in tiny_overrides if not o.startswith("train.batch_size")] + [
-        "train.accelerator=cpu", "train.sync_bn=true", "train.threads=1", "train.precision=64-true"]
+        "train.accelerator=cpu", "train.sync_bn=true", "train.threads=1", "train.precision=64-true"] + recipe
     one = subprocess.run(common + ["--out", str(tmp_path / "one"), "train.batch_size=8"], capture_output=True, text=True)
     assert one.returncode == 0, one.stderr[-2000:]
     two = subprocess.run(common + ["--out", str(tmp_path / "two"), "train.batch_size=4", "train.devices=2",

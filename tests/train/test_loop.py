@@ -125,3 +125,18 @@ def test_compiled_encoder_saves_plain_names(tiny_bench, tiny_overrides, tmp_path
     assert state and not any("_orig_mod" in k for k in state)
     _, enc = load_run(tmp_path / "c")  # loads into an uncompiled model
     assert enc(torch.randn(2, 3, 8, 32, 32)).shape == (2, enc.embed_dim)
+
+
+def test_whole_video_views_get_the_lighting_drift_and_nothing_else(tiny_bench, tiny_overrides):
+    """The default lighting drift reaches the whole-video views (so a brightness trend cannot
+    tell the rotate-reversed negative from its key); speed, drops and masks stay on clips."""
+    from vcl_core.data import load_index
+    from vcl_core.train.loop import build_train_dataset
+
+    cfg = load_config("synthetic", tiny_overrides + [f"data.root={tiny_bench}", "temporal.drop_p=0.5"])
+    views = build_train_dataset(cfg, load_index(tiny_bench).split("train")).sampling.views
+    whole = [v for v in views if v.whole]
+    clips = [v for v in views if not v.whole]
+    assert cfg.temporal.lighting_p == 1.0 and whole and clips
+    assert all(v.temporal.lighting_p == 1.0 and v.temporal.drop_p == 0 for v in whole)
+    assert all(v.temporal.drop_p == 0.5 for v in clips)

@@ -12,9 +12,9 @@ RECIPES = {
     "simclr": ["method.name=simclr", "method.global_local=0"],
     "cvrl": ["method.name=cvrl", "data.policy=cvrl", "data.long_views=0", "method.global_local=0"],
     "moco": ["method.name=moco", "method.queue_size=16"],
-    "bank": ["method.name=bank"],
-    "byol": ["method.name=byol", "method.temporal_negatives=none", "method.long_negatives=none", "method.global_local=0"],
-    "tclr": ["method.name=tclr", "data.intra_negatives=2", "method.global_local=1.0", "method.temporal_negatives=none", "method.long_negatives=none"],
+    "bank": ["method.name=bank", "method.fast_contrast=0"],
+    "byol": ["method.name=byol", "method.fast_contrast=0", "method.temporal_negatives=none", "method.long_negatives=none", "method.global_local=0"],
+    "tclr": ["method.name=tclr", "data.intra_negatives=2", "data.stride=1", "method.global_local=1.0", "method.temporal_negatives=none", "method.long_negatives=none"],
     "vcl": ["method.name=vcl", "method.global_local=1.0", "method.queue_size=16"],
     "memory": ["method.memory=gru", "data.policy=rho", "data.num_views=3", "method.memory_tbptt=1"],
     "separate scales": ["method.share_scales=false"],
@@ -23,8 +23,9 @@ RECIPES = {
                     "method.aux_speed=1"],
     "schedules": ["method.temperature_schedule=cosine", "method.temperature_end=0.2", "method.hard_negative_beta=0.5"],
     "learned temperature": ["method.temperature_schedule=learned"],
-    "supervised": ["method.name=supervised", "method.temporal_negatives=none", "method.long_negatives=none", "method.global_local=0", "method.aux_gap=0",
-                   "data.num_views=0"],
+    "supervised": ["method.name=supervised", "method.temporal_negatives=none", "method.long_negatives=none",
+                   "method.fast_contrast=0", "data.num_views=0"],
+    "global-local and gap": ["method.global_local=1.0", "data.policy=cvrl", "method.aux_gap=0.5"],
 }
 
 
@@ -59,6 +60,43 @@ def test_temporal_negatives_reverse_and_shuffle():
     torch.testing.assert_close(rev, x.flip(2))
     assert not torch.equal(shuf, x) and torch.equal(shuf.sort(dim=2).values, x)
     assert temporal_negatives(x, "none") == []
+
+
+def test_rotate_reverse_keeps_the_motion_and_reverses_the_order():
+    """A dot moving right, then a second event: reversed, the dot moves left; turned by 180
+    degrees and reversed, it moves right again, but the events come in reverse order."""
+    t, w = 6, 8
+    x = torch.zeros(1, 1, t, w, w)
+    for k in range(t):
+        x[0, 0, k, 2, 1 + k] = 1.0      # a dot drifting right on row 2
+    x[0, 0, t - 1, 6, 6] = 2.0          # an event at the end
+    (rev,) = temporal_negatives(x, "reverse")
+    (rr,) = temporal_negatives(x, "rotate_reverse")
+
+    def column(clip, k):  # where the dot is in frame k
+        return int((clip[0, 0, k] == 1.0).nonzero()[0, 1])
+
+    dx = lambda clip: column(clip, 1) - column(clip, 0)  # noqa: E731
+    assert dx(x) == 1 and dx(rev) == -1 and dx(rr) == 1
+    event = lambda clip: int((clip[0, 0] == 2.0).flatten(1).any(1).nonzero()[0, 0])  # noqa: E731
+    assert event(x) == t - 1 and event(rev) == 0 and event(rr) == 0
+
+
+def test_whole_view_negatives_are_their_own_option(tiny_bench, tiny_overrides):
+    """method.long_negatives adds negatives to the whole-video pairs only: switching it off
+    lowers the long-view loss and leaves the short-clip loss as it was."""
+    on_cfg = load_config("synthetic", tiny_overrides + [f"data.root={tiny_bench}"])
+    off_cfg = load_config("synthetic", tiny_overrides + [f"data.root={tiny_bench}", "method.long_negatives=none"])
+    _, on, batch = _setup(tiny_bench, tiny_overrides, [])
+    off = build_objective(off_cfg)
+    off.load_state_dict(on.state_dict())
+    on.eval(), off.eval()
+    with torch.no_grad():
+        _, lon = on(batch)
+        _, loff = off(batch)
+    assert on_cfg.method.long_negatives == "rotate_reverse"
+    assert lon["loss_long"] > loff["loss_long"]
+    assert abs(lon["loss_short"] - loff["loss_short"]) < 1e-5
 
 
 def test_reversed_anchor_enters_the_denominator(tiny_bench, tiny_overrides):

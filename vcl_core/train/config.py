@@ -201,7 +201,8 @@ class TrainConfig:
         log_every: steps between CSV log rows.
         ckpt_every: steps between checkpoints of the run's state (``last.ckpt``; 0 = only at
             epoch ends and at the end).
-        snapshots: steps at which a copy of the weights is kept as
+        snapshots: steps at which a copy of the weights is kept (those after ``steps`` are not
+            reached, so a preset's curve points survive a shorter run) as
             ``checkpoints/step-<N>.ckpt`` for learning curves (:func:`~vcl_core.train.runs.evaluate_run`
             evaluates one with ``step=N``).
         channels_last: use the ``channels_last_3d`` memory format (faster 3D convs on CPU).
@@ -288,9 +289,9 @@ class Config:
         if d.long_jitter not in JITTERS:
             problems.append(f"data.long_jitter={d.long_jitter!r}: choose {' or '.join(JITTERS)}")
         problems += self._recipe_problems()
-        if t.steps < 0 or any(k < 1 or k > t.steps for k in t.snapshots):
+        if t.steps < 0 or any(k < 1 for k in t.snapshots):
             problems.append(f"train.steps={t.steps}, train.snapshots={list(t.snapshots)}: steps must be >= 0 and "
-                            "every snapshot a step of the run (1..steps)")
+                            "every snapshot a step >= 1")
         if t.batch_size < 2:
             problems.append(f"train.batch_size={t.batch_size}: contrastive losses need >= 2 videos per batch")
         if self.augment.crop_size > 4 * d.short_side:

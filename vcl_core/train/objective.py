@@ -271,7 +271,8 @@ class VideoObjective(nn.Module):
             total = total + scale_w[scale] * term
             if m.fast_contrast > 0 and m.name != "byol":
                 fast = self.encoder.stream_slice("fast")
-                zf = {i: self.fast_projector(h[i][:, fast]) for i in ids}
+                others = self.neg_ids if scale == "short" else []  # other windows stay negatives
+                zf = {i: self.fast_projector(h[i][:, fast]) for i in list(ids) + list(others)}
                 tf = {i: self.fast_projector(torch.cat(negs[i])[:, fast]) for i in ids if i in negs}
                 term = self._contrast(scale, ids, views, zf, batch, tau, tf, use_queue=False)
                 logs[f"loss_{scale}_fast"] = float(term.detach())
