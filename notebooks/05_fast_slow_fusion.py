@@ -66,8 +66,8 @@ exp = ctx.experiment(base=REFERENCE)  # ablations vary one thing around the refe
 
 # %%
 variants = {
-    "slow only": ["model.pathways=slow"],
-    "fast only": ["model.pathways=fast"],
+    "slow only": ["model.pathways=slow", "method.fast_contrast=0"],
+    "fast only": ["model.pathways=fast", "method.fast_contrast=0"],
     "fast+slow, concat": [],
     "fast+slow, gate": ["model.fusion=gate"],
     "fast+slow, cross-attention": ["model.fusion=xattn"],
