@@ -22,8 +22,10 @@ FIGURE_DIR = ROOT / "figures"
 NOTEBOOK_INFO = {
     "00_quickstart": ("end to end", "Pretraining beats random initialisation on both temporal factors.",
                       ["00_quickstart"]),
-    "01_benchmark": ("benchmark", "Appearance alone is at chance on the temporal factors; labels can teach them.",
-                     ["01_benchmark_gallery", "01_benchmark_floor_ceiling"]),
+    "01_benchmark": ("benchmark", "No stride aliases the drift; appearance and an untrained encoder are at chance on the "
+                     "temporal factors; labels teach every factor to an encoder whose embedding keeps time.",
+                     ["01_benchmark_gallery", "01_benchmark_aliasing", "01_benchmark_floor_ceiling",
+                      "01_benchmark_encoder", "01_benchmark_curves"]),
     "02_pair_definition": ("pair definitions", "Which clips should be positives, which negatives?",
                            ["02_pair_definition", "02_cvrl_gap"]),
     "03_momentum_vs_memory_bank": ("negatives", "In-batch vs MoCo queue vs memory bank vs negative-free; "
