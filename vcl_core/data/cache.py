@@ -286,6 +286,6 @@ def _fill_one(args) -> str | None:
 def _progress(it, total: int, on: bool):
     if not on:
         return it
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
-    return tqdm(it, total=total, desc="frame cache", unit="video")
+    return progress_bar(it, total=total, desc="frame cache", unit="video")

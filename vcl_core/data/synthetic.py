@@ -418,8 +418,8 @@ def generate(out: str | Path, cfg: SynthConfig | str = "small", seed: int = 0,
     else:
         pool, results = None, map(_render_one, jobs)
     if progress:
-        from tqdm.auto import tqdm
-        results = tqdm(results, total=len(rows), desc=f"vcl synth -> {out}", unit="video", mininterval=5)
+        from ..progress import progress_bar
+        results = progress_bar(results, total=len(rows), desc=f"vcl synth -> {out}", unit="video", mininterval=5)
     frame_rows = []
     try:
         for row, notes in zip(rows, results):

@@ -27,6 +27,7 @@ from ..data import (ContrastiveVideoDataset, EpochSampler, SamplingConfig, ViewS
                     make_source)
 from ..data.temporal_augment import TemporalAugmentConfig
 from ..data.tracks import load_camera_tracks
+from ..progress import progress_bar
 from .checkpoint import atomic_save, load_checkpoint, rng_state, set_rng_state
 from .config import Config, config_from_dict, save_config
 from .logging import MetricsLogger
@@ -247,9 +248,7 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
     logger = MetricsLogger(out, step if state_kind == "resume" else None) if rank0 else None
     bar = None
     if rank0 and progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total_steps, initial=step, desc="pretrain", unit="step", dynamic_ncols=True)
+        bar = progress_bar(total=total_steps, initial=step, desc="pretrain", unit="step", dynamic_ncols=True)
     snapshots = set(t.snapshots)
 
     collapse = None
@@ -310,7 +309,7 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{logs['loss']:.3f}", clips_s=f"{clips_per_batch / step_s:.0f}",
-                                epoch=epoch)
+                                epoch=epoch, refresh=False)  # redraws follow the bar's own interval
             if step in snapshots:
                 snapshot()
             if step == total_steps:
