@@ -111,9 +111,7 @@ class TemporalProfilePool(nn.Module):
     that is positive early and negative late reports what changed from the beginning to the
     end, which an average cannot. The profiles start at zero, so an untrained network reads
     nothing but the mean through this pool (no order: the benchmark's random-init floor), and
-    the loss shapes them. Measured against attention pooling with learned positions, which
-    also starts as a mean: self-supervised training on the synthetic benchmark made the order
-    of phases linearly readable at 93% through profiles and 47% through attention, same steps.
+    the loss shapes them (PAPER.md compares them with attention pooling).
 
     ``forward``: tokens ``(B, T, C)`` -> ``(B, (1 + profiles) * C)`` (``[mean, profile 1, ...]``)
     and uniform weights ``(B, T)`` (the mean's).

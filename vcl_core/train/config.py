@@ -44,9 +44,8 @@ class DataConfig:
         long_frames: frames of each whole-video view.
         long_jitter: where a whole-video view's frames fall during training: ``shared`` (one
             random offset, even spacing, so motion between frames stays readable) or
-            ``segment`` (TSN: each frame at random within its segment, uneven spacing; on the
-            synthetic benchmark it drops the supervised ceiling on motion from 49 +- 30% to
-            26 +- 14% over three seeds, notebook 01).
+            ``segment`` (TSN: each frame at random within its segment, uneven spacing, which
+            scrambles the motion between consecutive frames).
         policy: positive policy of the clip views (``same``, ``cvrl``, ``range``, ``rho``).
             The default ``rho`` starts every clip independently and uniformly: the two clips
             of a pair usually come from different moments, so what they share is what is
