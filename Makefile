@@ -1,12 +1,14 @@
 # Two commands on a fresh machine with Python >= 3.10 and pip:
 #   make figures   build .venv if missing, write the synthetic benchmark, run every notebook
 #                  full-size with papermill, rebuild figures/ and figures/results.md
-#   make test      build .venv if missing, run the test suite (every notebook in smoke mode)
+#   make test      build .venv if missing, lint (ruff), run the test suite (every notebook in smoke mode)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 # known-good torch for the paper's runs; the package itself accepts a range
 TORCH  ?= torch==2.13.0
+# the linter `make test` runs first, pinned so that a new release cannot fail a clean clone
+RUFF   ?= ruff==0.17.6
 PRESET ?= small
 DATA   ?= data/synth-$(PRESET)
 ONLY   ?=
@@ -20,7 +22,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet "$(TORCH)" "$(RUFF)"
 	$(BIN)/python -m pip install --quiet -e ".[notebooks,test]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (vcl)" >/dev/null
 	touch $@
@@ -32,6 +34,7 @@ figures: data
 	$(BIN)/vcl notebooks --data $(DATA) --jobs $(JOBS) $(if $(ONLY),--only $(ONLY),)
 
 test: venv
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 lab: venv

@@ -47,7 +47,7 @@ except ImportError:  # on Colab: install the package (and its notebook extras) f
 # %%
 import matplotlib.pyplot as plt
 
-from vcl_core.experiment import RANDOM_INIT, compare, notebook_setup, save_results, summarize
+from vcl_core.experiment import RANDOM_INIT, notebook_setup, save_results, summarize
 from vcl_core.viz import factor_bars, savefig
 
 ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)

@@ -63,7 +63,8 @@ variants = {
     "in-batch (reference)": [],
     "MoCo queue": ["method.name=moco", f"method.queue_size={queue}"],
     "memory bank": ["method.name=bank", "method.fast_contrast=0"],
-    "negative-free (BYOL)": ["method.name=byol", "method.fast_contrast=0", "method.temporal_negatives=none", "method.long_negatives=none", "method.global_local=0"],
+    "negative-free (BYOL)": ["method.name=byol", "method.fast_contrast=0", "method.temporal_negatives=none",
+                             "method.long_negatives=none", "method.global_local=0"],
 }
 df = exp.sweep(variants, ctx.seeds)
 print(summarize(df, protocol="whole").to_string(index=False))

@@ -49,7 +49,6 @@ except ImportError:  # on Colab: install the package (and its notebook extras) f
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 import seaborn as sns
 
 from vcl_core.experiment import REFERENCE, compare, notebook_setup, save_results, summarize

@@ -46,7 +46,6 @@ except ImportError:  # on Colab: install the package (and its notebook extras) f
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 import seaborn as sns
 
 from vcl_core.eval.schema import PROTOCOL_DOCS
@@ -64,7 +63,8 @@ recipes = {
     "random init": RANDOM_INIT,
     "reference": [],
     "MoCo queue": ["method.name=moco", f"method.queue_size={queue}"],
-    "negative-free (BYOL)": ["method.name=byol", "method.fast_contrast=0", "method.temporal_negatives=none", "method.long_negatives=none", "method.global_local=0"],
+    "negative-free (BYOL)": ["method.name=byol", "method.fast_contrast=0", "method.temporal_negatives=none",
+                             "method.long_negatives=none", "method.global_local=0"],
     "supervised": CEILING,
 }
 blocks = ("probes", "finetune", "temporal", "robustness", "generalisation", "diagnostics", "captioning")

@@ -144,3 +144,20 @@ def test_default_recipe_note_says_when_notebook_09_predates_the_default(tmp_path
     old["candidates"]["b"] = [undo[o] for o in REFERENCE]
     (tmp_path / "09_default_recipe.json").write_text(json.dumps(old))
     assert default_recipe_note(tmp_path).startswith("`vcl pretrain` uses **b**")
+
+
+def test_the_repository_address_is_written_once():
+    """Colab badges, install cells, the README table and the citation all carry the address in
+    pyproject.toml's [project.urls]; the notebooks' copies are rewritten from it."""
+    from vcl_core import paper
+
+    url = paper.repository_url()
+    assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url)
+    texts = [(ROOT / "README.md").read_text()] + [p.read_text() for p in (ROOT / "notebooks").glob("*.py")]
+    found = {m for t in texts for m in re.findall(r"(?:colab\.research\.google\.com/github|github\.com)/([\w.-]+/[\w.-]+)", t)}
+    assert found == {url.removeprefix("https://github.com/")}, found
+    src = ('# [![Open In Colab](x.svg)](https://colab.research.google.com/github/someone/else/blob/main/notebooks/a.ipynb)\n'
+           '    # %pip install -q "vcl_core[notebooks] @ git+https://github.com/someone/else"\n')
+    stamped = paper._stamp_repository(src)
+    assert "someone/else" not in stamped and stamped.count(url.removeprefix("https://github.com/")) == 2
+    assert paper.colab_url("00_quickstart").endswith("/blob/main/notebooks/00_quickstart.ipynb")

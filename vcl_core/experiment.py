@@ -36,7 +36,7 @@ class NotebookContext:
     smoke: bool
     chance: dict[str, float]
 
-    def experiment(self, **kw) -> "Experiment":
+    def experiment(self, **kw) -> Experiment:
         return Experiment(data=self.data, runs_dir=self.runs, smoke=self.smoke, **kw)
 
     def results_path(self, notebook: str) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -47,14 +48,37 @@ NOTEBOOK_INFO = {
 }
 #: the notebooks, in execution order (later ones reuse runs cached by earlier ones)
 NOTEBOOKS = list(NOTEBOOK_INFO)
-COLAB = "https://colab.research.google.com/github/vcl-core/vcl_core/blob/main/notebooks"
+#: a GitHub repository address wherever notebooks write one (Colab badge, pip install cell)
+_GITHUB = re.compile(r"(colab\.research\.google\.com/github/|git\+https://github\.com/)[\w.-]+/[\w.-]+")
+
+
+def repository_url() -> str:
+    """The repository's address, from ``[project.urls] Repository`` in ``pyproject.toml``."""
+    m = re.search(r'^Repository\s*=\s*"https://github\.com/([\w.-]+/[\w.-]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
+    if not m:
+        raise ValueError("pyproject.toml lacks [project.urls] Repository = \"https://github.com/<owner>/<name>\"")
+    return f"https://github.com/{m.group(1)}"
+
+
+def colab_url(name: str) -> str:
+    """Open notebook ``name`` on Colab from the repository's main branch."""
+    return f"https://colab.research.google.com/github/{repository_url().removeprefix('https://github.com/')}" \
+           f"/blob/main/notebooks/{name}.ipynb"
+
+
+def _stamp_repository(src: str) -> str:
+    """``src`` with every repository address in a Colab badge or install cell set to :func:`repository_url`."""
+    repo = repository_url().removeprefix("https://github.com/")
+    return _GITHUB.sub(lambda m: m.group(1) + repo, src)
 
 
 def sync_notebooks(names: list[str] | None = None, check: bool = False) -> list[str]:
     """Write ``notebooks/NN.ipynb`` from ``notebooks/NN.py`` (jupytext percent format).
 
     Cell ids are ``cell-<n>`` and outputs are empty, so the same source always gives the same
-    bytes. With ``check=True`` nothing is written and the names of stale pairs are returned.
+    bytes; the repository address in the Colab badge and the install cell is rewritten from
+    the package metadata first (:func:`repository_url`). With ``check=True`` nothing is written
+    and the names of stale pairs are returned.
     """
     import jupytext
     import nbformat
@@ -62,6 +86,12 @@ def sync_notebooks(names: list[str] | None = None, check: bool = False) -> list[
     stale = []
     for name in names or NOTEBOOKS:
         src = NOTEBOOK_DIR / f"{name}.py"
+        text = src.read_text()
+        if _stamp_repository(text) != text:
+            stale.append(name)
+            if check:
+                continue
+            src.write_text(_stamp_repository(text))
         nb = jupytext.read(src)
         nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
         nb.metadata.pop("jupytext", None)
@@ -71,7 +101,7 @@ def sync_notebooks(names: list[str] | None = None, check: bool = False) -> list[
                 cell.outputs, cell.execution_count = [], None
         text = nbformat.writes(nb) + "\n"
         dst = NOTEBOOK_DIR / f"{name}.ipynb"
-        if not dst.exists() or dst.read_text() != text:
+        if (not dst.exists() or dst.read_text() != text) and name not in stale:
             stale.append(name)
             if not check:
                 dst.write_text(text)
@@ -218,7 +248,7 @@ def notebook_table() -> str:
     for name, (axis, claim, _) in NOTEBOOK_INFO.items():
         cpu = f"{runtimes['minutes'][name]:.0f} min" if name in runtimes.get("minutes", {}) else "not run yet"
         lines.append(f"| [`{name}`](notebooks/{name}.ipynb) | {axis} | {claim} | {cpu} | not measured | "
-                     f"[![Colab](https://colab.research.google.com/assets/colab-badge.svg)]({COLAB}/{name}.ipynb) "
+                     f"[![Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(name)}) "
                      f"[JupyterLab](notebooks/{name}.py) |")
     return "\n".join(lines)
 

@@ -76,7 +76,7 @@ def test_false_negative_mask_matches_loop():
 def test_queue_negatives_masks_and_age_decay_in_info_nce():
     gen = torch.Generator().manual_seed(40)
     q = KeyQueue(dim=6, size=7)
-    for step in range(3):
+    for _ in range(3):
         q.enqueue(torch.randn(4, 6, generator=gen), torch.randint(5, (4,), generator=gen),
                   torch.rand(4, generator=gen) * 3, 3 + torch.rand(4, generator=gen))
     # 12 keys through 7 slots: slots 1-4 hold the last call's keys, 0 and 5-6 the call before

@@ -13,8 +13,10 @@ RECIPES = {
     "cvrl": ["method.name=cvrl", "data.policy=cvrl", "data.long_views=0", "method.global_local=0"],
     "moco": ["method.name=moco", "method.queue_size=16"],
     "bank": ["method.name=bank", "method.fast_contrast=0"],
-    "byol": ["method.name=byol", "method.fast_contrast=0", "method.temporal_negatives=none", "method.long_negatives=none", "method.global_local=0"],
-    "tclr": ["method.name=tclr", "data.intra_negatives=2", "data.stride=1", "method.global_local=1.0", "method.temporal_negatives=none", "method.long_negatives=none"],
+    "byol": ["method.name=byol", "method.fast_contrast=0", "method.temporal_negatives=none",
+             "method.long_negatives=none", "method.global_local=0"],
+    "tclr": ["method.name=tclr", "data.intra_negatives=2", "data.stride=1", "method.global_local=1.0",
+             "method.temporal_negatives=none", "method.long_negatives=none"],
     "vcl": ["method.name=vcl", "method.global_local=1.0", "method.queue_size=16"],
     "memory": ["method.memory=gru", "data.policy=rho", "data.num_views=3", "method.memory_tbptt=1"],
     "separate scales": ["method.share_scales=false"],
@@ -101,7 +103,8 @@ def test_whole_view_negatives_are_their_own_option(tiny_bench, tiny_overrides):
 
 def test_reversed_anchor_enters_the_denominator(tiny_bench, tiny_overrides):
     _, with_neg, batch = _setup(tiny_bench, tiny_overrides, [])
-    cfg = load_config("synthetic", tiny_overrides + [f"data.root={tiny_bench}", "method.temporal_negatives=none", "method.long_negatives=none"])
+    cfg = load_config("synthetic", tiny_overrides + [f"data.root={tiny_bench}", "method.temporal_negatives=none",
+                                                        "method.long_negatives=none"])
     without = build_objective(cfg)
     without.load_state_dict(with_neg.state_dict())
     with_neg.eval(), without.eval()  # same BatchNorm statistics for both

@@ -20,7 +20,8 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -12,7 +12,7 @@ failure travels with the sample (``failures``) so the training loop can count an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch

@@ -26,7 +26,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 import av  # noqa: F401  (imported before decord: decord's bundled FFmpeg libraries would
 #           otherwise shadow PyAV's, and encoders such as libvpx then fail to open)
@@ -89,7 +89,7 @@ class _ReaderCache:
         self._pid = os.getpid()
         self._inherited: list = []
 
-    def get(self, path: str, size: tuple[int, int] | None) -> "decord.VideoReader":
+    def get(self, path: str, size: tuple[int, int] | None) -> decord.VideoReader:
         """A reader of ``path`` decoding at ``size`` (``(h, w)``, ``None`` = native)."""
         if os.getpid() != self._pid:
             # forked DataLoader worker: never use the parent's decoders, and never destroy

@@ -1,10 +1,11 @@
 """Where clips come from in time: view specifications, positive policies, eval windows.
 
 A *view* is ``num_frames`` frames taken every ``stride`` source frames (or at a target
-``fps``, whatever the video's own rate), or spread over the whole video (a *long* view: one frame from each of ``num_frames`` equal segments, at a random
-place in the segment during training as in TSN, Wang et al. 2016, and at its centre in
-evaluation). A training sample holds several views of one video; the *positive policy* says
-how the start times of its clip (non-whole) views relate:
+``fps``, whatever the video's own rate), or spread over the whole video (a *long* view: one
+frame from each of ``num_frames`` equal segments, at a random place in the segment during
+training as in TSN, Wang et al. 2016, and at its centre in evaluation). A training sample
+holds several views of one video; the *positive policy* says how the start times of its clip
+(non-whole) views relate:
 
 ``same``      every view is centred on the same moment (two augmentations of one segment).
 ``cvrl``      two starts separated by a gap drawn from the linearly decreasing density
@@ -83,13 +84,13 @@ class ViewSpec:
             raise ValueError("a whole-video view spans the video whatever the speed: leave "
                              f"temporal.speeds at (1.0,), got {self.temporal.speeds}")
 
-    def resolve(self, video_fps: float) -> "ViewSpec":
+    def resolve(self, video_fps: float) -> ViewSpec:
         """This view with ``fps`` turned into a stride for a video at ``video_fps``."""
         if self.fps <= 0 or self.whole or video_fps <= 0:
             return self
         return replace(self, stride=video_fps / self.fps, fps=0.0)
 
-    def at_speed(self, speed: float) -> "ViewSpec":
+    def at_speed(self, speed: float) -> ViewSpec:
         """This view played ``speed`` times faster: the stride scales by ``speed``."""
         return self if speed == 1 or self.whole else replace(self, stride=self.stride * speed)
 

@@ -21,7 +21,7 @@ augmentation (centre crop). A ``video_transform`` may perturb the decoded video 
 from __future__ import annotations
 
 from functools import partial
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch

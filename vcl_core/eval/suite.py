@@ -22,7 +22,7 @@ asking for several blocks costs little more than the most expensive one.
 from __future__ import annotations
 
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -73,8 +73,8 @@ def probe_all(train_x: np.ndarray, train_labels: Sequence[str], test_x: np.ndarr
     """
     tr = np.array([lbl != "" for lbl in train_labels])
     te = np.array([lbl != "" for lbl in test_labels])
-    ytr, yte, classes = encode_labels([l for l, k in zip(train_labels, tr) if k],
-                                      [l for l, k in zip(test_labels, te) if k])
+    ytr, yte, classes = encode_labels([y for y, k in zip(train_labels, tr) if k],
+                                      [y for y, k in zip(test_labels, te) if k])
     d = LabelledSplits(train_x[tr], ytr, test_x[te], yte, np.flatnonzero(te), classes)
     return probe_metrics(d, fit_linear_probe(d.train_x, ytr, len(classes), probe_wd, probe_iter), knn_k, knn_t)
 

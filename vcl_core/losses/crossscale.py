@@ -19,7 +19,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .negfree import _upcast, byol_loss
+from .infonce import _upcast
+from .negfree import byol_loss
 
 
 def global_local_loss(global_tokens: torch.Tensor, local_embeddings: torch.Tensor,

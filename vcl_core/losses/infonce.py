@@ -96,8 +96,7 @@ def temporal_soft_positives(times_q: torch.Tensor, times_k: torch.Tensor, video_
 
     Clips of the same video close in time share most of their content, so treating them as
     graded positives (rather than negatives or masked) gives the loss a notion of temporal
-    distance (``methods.md`` section 5.2; cf. the decreasing-gap sampling of CVRL, Qian et al.
-    2021).
+    distance (cf. the decreasing-gap sampling of CVRL, Qian et al. 2021).
 
     Args:
         times_q: ``(B,)`` query times (e.g. clip centres, seconds).

@@ -12,7 +12,8 @@ Loss"). Cross-scale alignment lives in :mod:`vcl_core.losses.crossscale`.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import torch
 

@@ -18,10 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-
-def _upcast(x: torch.Tensor) -> torch.Tensor:
-    """At least float32 (half/bfloat16 logits under AMP lose the softmax), float64 kept."""
-    return x.to(torch.promote_types(x.dtype, torch.float32))
+from .infonce import _upcast
 
 
 def _check(p: torch.Tensor, z: torch.Tensor) -> None:

@@ -209,9 +209,8 @@ def temporal_gap_loss(pred: torch.Tensor, gap: torch.Tensor, max_gap: float | to
     """Smooth-L1 between the predicted and the true gap divided by ``max_gap``.
 
     The label is free: the pair sampler knows how far apart it drew the clips (CVRL's
-    decreasing-gap sampling, Qian et al. 2021, draws exactly this quantity; ``methods.md``
-    section 5.5). Normalising by the largest possible gap keeps the target in ``[-1, 1]``
-    whatever the video length unit.
+    decreasing-gap sampling, Qian et al. 2021, draws exactly this quantity). Normalising by the largest possible
+    gap keeps the target in ``[-1, 1]`` whatever the video length unit.
 
     Args:
         pred: ``(B,)`` from :class:`TemporalGapHead`.

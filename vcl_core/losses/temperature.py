@@ -3,8 +3,8 @@
 The temperature ``t`` sets how sharply InfoNCE concentrates on hard negatives: small ``t``
 separates near-duplicates (good for fine temporal detail), large ``t`` tolerates
 semantically similar negatives (Wang & Liu 2021, "Understanding the Behaviour of Contrastive
-Loss"). No video system schedules it (``methods.md`` section 5.4); the schedules here follow
-the image literature:
+Loss"). The video systems we surveyed (SlowFast-based CVRL, TCLR, MoCo/SimCLR video
+baselines) keep it fixed; the schedules here follow the image literature:
 
 - ``warmup``: linear from ``start`` to ``end`` over ``warmup_steps``, then constant (DINO's
   teacher-temperature warm-up, Caron et al. 2021);

@@ -13,6 +13,7 @@ from .multiscale import MultiScaleEncoder
 from .summary import ModelSummary, summary
 
 __all__ = ["FastSlowConfig", "FastSlowEncoder", "create_fast_slow", "fast_slow_r3d18", "fast_slow_r3d18_config",
-           "R3D18", "frame_differences", "AttentionPool", "MeanPool", "SegmentPool", "TemporalProfilePool", "pool_width", "CrossAttention", "Fusion", "ProjectionHead", "PredictorHead",
+           "R3D18", "frame_differences", "AttentionPool", "MeanPool", "SegmentPool", "TemporalProfilePool", "pool_width",
+           "CrossAttention", "Fusion", "ProjectionHead", "PredictorHead",
            "mlp", "ClipMemory", "ClipMemoryConfig", "MultiScaleEncoder",
            "maybe_compile", "summary", "ModelSummary", "FrameNorm", "DropPath", "make_norm"]

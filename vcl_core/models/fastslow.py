@@ -164,7 +164,7 @@ class _KeepNormStats:
     def __init__(self, module: nn.Module):
         self.norms = [m for m in module.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
 
-    def __enter__(self) -> "_KeepNormStats":
+    def __enter__(self) -> _KeepNormStats:
         self.saved = [[b.clone() for b in (m.running_mean, m.running_var, m.num_batches_tracked) if b is not None]
                       for m in self.norms]
         return self

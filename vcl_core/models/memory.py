@@ -126,7 +126,7 @@ class ClipMemory(nn.Module):
         self.out_dim = out_dim or hidden
 
     @classmethod
-    def from_config(cls, cfg: ClipMemoryConfig) -> "ClipMemory":
+    def from_config(cls, cfg: ClipMemoryConfig) -> ClipMemory:
         """Build from a :class:`ClipMemoryConfig`."""
         return cls(**asdict(cfg))
 

@@ -4,4 +4,5 @@ from .loop import RunResult, pretrain
 from .objective import RECIPES, build_objective
 from .runs import evaluate_run, load_run
 
-__all__ = ["Config", "config_from_dict", "list_presets", "load_config", "save_config", "RunResult", "pretrain", "RECIPES", "build_objective", "evaluate_run", "load_run"]
+__all__ = ["Config", "config_from_dict", "list_presets", "load_config", "save_config",
+           "RunResult", "pretrain", "RECIPES", "build_objective", "evaluate_run", "load_run"]

@@ -273,7 +273,7 @@ class Config:
     def to_dict(self) -> dict:
         return _plain(asdict(self))
 
-    def validate(self) -> "Config":
+    def validate(self) -> Config:
         """Reject combinations that cannot work, naming the keys involved."""
         problems = []
         d, t = self.data, self.train

@@ -245,7 +245,7 @@ class VideoObjective(nn.Module):
                 owners.append(("view", i))
         if m.negative_grad:
             for i in neg_of:
-                for k, n in enumerate(temporal_negatives(views[i], kinds[i])):
+                for n in temporal_negatives(views[i], kinds[i]):
                     jobs.append((n, i in self.long_ids))
                     owners.append(("neg", i))
         feats = self.encode_all(jobs)
