@@ -22,8 +22,9 @@
 # **Path.** `vcl synth` (real H.264 files) → decord → clips → fast/slow encoder → InfoNCE →
 # Lightning Fabric loop → frozen features → linear probe / kNN / retrieval.
 #
-# **Runtime.** Measured in `make figures` and written to `figures/runtimes.json` (the README's
-# table of notebooks); about a minute with `SMOKE = True`.
+# **Runtime.** 72 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
+# notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
+# `figures/runtimes.json`, which `make figures` writes.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute

@@ -23,8 +23,9 @@
 # all three, and measures what the encoder needs to reach the ceiling: an embedding that keeps
 # time, and a fast pathway that sees motion.
 #
-# **Runtime.** Measured in `make figures` and written to `figures/runtimes.json` (the README's
-# table of notebooks); about a minute with `SMOKE = True`.
+# **Runtime.** 66 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
+# notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
+# `figures/runtimes.json`, which `make figures` writes.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute

@@ -21,9 +21,9 @@
 # windows of the same video, disjoint from the positives, used as negatives, as TCLR's
 # local-local loss). Everything else (long views, temporal hard negatives, budget) is fixed.
 #
-# **Runtime.** CPU (2 cores): 18 min inside `make figures` (two notebooks at a time, one
-# core each; runs that an earlier notebook trained are loaded, not retrained), about a minute with
-# `SMOKE = True`. GPU: not measured yet.
+# **Runtime.** 18 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
+# notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
+# `figures/runtimes.json`, which `make figures` writes.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute

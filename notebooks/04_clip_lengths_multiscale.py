@@ -20,9 +20,9 @@
 # cross-scale alignment. Then each predictive task is switched on alone on top of the
 # multi-scale recipe. Every recipe is shown against the supervised ceiling of the same encoder.
 #
-# **Runtime.** CPU (2 cores): 14 min inside `make figures` (two notebooks at a time, one
-# core each; runs that an earlier notebook trained are loaded, not retrained), about two minutes with
-# `SMOKE = True`. GPU: not measured yet.
+# **Runtime.** 14 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
+# notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
+# `figures/runtimes.json`, which `make figures` writes.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute

@@ -24,9 +24,9 @@
 # played backwards is a *positive*, the opposite of the reference recipe's reversed negative)
 # complete the temporal augmentations of `vcl_core.data.temporal_augment`.
 #
-# **Runtime.** CPU (2 cores): 32 min inside `make figures` (two notebooks at a time, one
-# core each; runs that an earlier notebook trained are loaded, not retrained), about a minute with
-# `SMOKE = True`. GPU: not measured yet.
+# **Runtime.** 32 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
+# notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
+# `figures/runtimes.json`, which `make figures` writes.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute

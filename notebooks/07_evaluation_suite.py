@@ -21,9 +21,9 @@
 # order), robustness to perturbations, seen vs unseen factor combinations, representation
 # diagnostics, and captioning. `vcl_core.eval.schema.PROTOCOL_DOCS` documents each in one line.
 #
-# **Runtime.** CPU (2 cores): 6 min inside `make figures` (two notebooks at a time, one
-# core each; runs that an earlier notebook trained are loaded, not retrained), about a minute with
-# `SMOKE = True`. GPU: not measured yet.
+# **Runtime.** 6 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
+# notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
+# `figures/runtimes.json`, which `make figures` writes.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute

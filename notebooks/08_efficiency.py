@@ -20,9 +20,9 @@
 # and speed of activation checkpointing and mixed precision, the frame cache, and how cost
 # grows with clip length.
 #
-# **Runtime.** CPU (2 cores): 8 min inside `make figures` (two notebooks at a time, one
-# core each; runs that an earlier notebook trained are loaded, not retrained), about a minute with
-# `SMOKE = True`. GPU: not measured yet.
+# **Runtime.** 8 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
+# notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
+# `figures/runtimes.json`, which `make figures` writes.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute

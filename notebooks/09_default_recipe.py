@@ -31,9 +31,9 @@
 # whole-video view) is the default of `vcl pretrain`; the last cell checks that the code's
 # default is that candidate.
 #
-# **Runtime.** CPU (2 cores): about 50 min of training on an empty `runs/` (24 of its 40 runs
-# are its own, ~2 min each; the other 16 are trained by notebooks 00 and 02-06 and loaded
-# here), about two minutes with `SMOKE = True`. GPU: not measured yet.
+# **Runtime.** 50 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
+# notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
+# `figures/runtimes.json`, which `make figures` writes.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute

@@ -158,6 +158,18 @@ def test_the_repository_address_is_written_once():
     assert found == {url.removeprefix("https://github.com/")}, found
     src = ('# [![Open In Colab](x.svg)](https://colab.research.google.com/github/someone/else/blob/main/notebooks/a.ipynb)\n'
            '    # %pip install -q "vcl_core[notebooks] @ git+https://github.com/someone/else"\n')
-    stamped = paper._stamp_repository(src)
+    stamped = paper._stamp(src, "00_quickstart")
     assert "someone/else" not in stamped and stamped.count(url.removeprefix("https://github.com/")) == 2
     assert paper.colab_url("00_quickstart").endswith("/blob/main/notebooks/00_quickstart.ipynb")
+
+
+def test_notebook_headers_carry_the_measured_runtime():
+    from vcl_core import paper
+
+    minutes = paper.read_runtimes().get("minutes", {})
+    for name in NOTEBOOKS:
+        header = paper.runtime_header(name)
+        src = (ROOT / "notebooks" / f"{name}.py").read_text()
+        assert header in src, f"{name}: run `vcl sync-notebooks`"
+        want = f"{minutes[name]:.0f} min on" if name in minutes else "not measured yet"
+        assert want in header.replace("\n# ", " "), (name, header)

@@ -66,18 +66,43 @@ def colab_url(name: str) -> str:
            f"/blob/main/notebooks/{name}.ipynb"
 
 
-def _stamp_repository(src: str) -> str:
-    """``src`` with every repository address in a Colab badge or install cell set to :func:`repository_url`."""
+#: a notebook header's runtime paragraph, up to the blank comment line that ends it
+_RUNTIME = re.compile(r"^# \*\*Runtime\.\*\*.*?\n(?=#?\s*\n)", re.M | re.S)
+
+
+def runtime_header(name: str) -> str:
+    """The ``**Runtime.**`` paragraph of notebook ``name``, from ``figures/runtimes.json``."""
+    rt = read_runtimes()
+    minutes = rt.get("minutes", {}).get(name)
+    measured = (f"{minutes:.0f} min on {rt.get('machine', 'a CPU').split(',')[0]} inside `make figures` "
+                f"({rt.get('jobs', 1)} notebook(s) at a time; runs an earlier notebook trained are loaded, "
+                "not retrained)" if minutes is not None else "not measured yet")
+    words = (f"**Runtime.** {measured}; about a minute with `SMOKE = True`. Generated from "
+             "`figures/runtimes.json`, which `make figures` writes.").split()
+    lines, line = [], "#"
+    for w in words:  # wrap at 100 columns like the rest of the header
+        if len(line) + 1 + len(w) > 100:
+            lines.append(line)
+            line = "#"
+        line += " " + w
+    return "\n".join(lines + [line]) + "\n"
+
+
+def _stamp(src: str, name: str) -> str:
+    """``src`` with the repository address in its Colab badge and install cell set to
+    :func:`repository_url`, and its runtime paragraph set to :func:`runtime_header`."""
     repo = repository_url().removeprefix("https://github.com/")
-    return _GITHUB.sub(lambda m: m.group(1) + repo, src)
+    src = _GITHUB.sub(lambda m: m.group(1) + repo, src)
+    return _RUNTIME.sub(lambda m: runtime_header(name), src, count=1)
 
 
 def sync_notebooks(names: list[str] | None = None, check: bool = False) -> list[str]:
     """Write ``notebooks/NN.ipynb`` from ``notebooks/NN.py`` (jupytext percent format).
 
     Cell ids are ``cell-<n>`` and outputs are empty, so the same source always gives the same
-    bytes; the repository address in the Colab badge and the install cell is rewritten from
-    the package metadata first (:func:`repository_url`). With ``check=True`` nothing is written
+    bytes; the repository address in the Colab badge and the install cell (from the package
+    metadata, :func:`repository_url`) and the runtime paragraph (from ``figures/runtimes.json``)
+    are rewritten in the ``.py`` first. With ``check=True`` nothing is written
     and the names of stale pairs are returned.
     """
     import jupytext
@@ -87,11 +112,11 @@ def sync_notebooks(names: list[str] | None = None, check: bool = False) -> list[
     for name in names or NOTEBOOKS:
         src = NOTEBOOK_DIR / f"{name}.py"
         text = src.read_text()
-        if _stamp_repository(text) != text:
+        if _stamp(text, name) != text:
             stale.append(name)
             if check:
                 continue
-            src.write_text(_stamp_repository(text))
+            src.write_text(_stamp(text, name))
         nb = jupytext.read(src)
         nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
         nb.metadata.pop("jupytext", None)
@@ -101,8 +126,8 @@ def sync_notebooks(names: list[str] | None = None, check: bool = False) -> list[
                 cell.outputs, cell.execution_count = [], None
         text = nbformat.writes(nb) + "\n"
         dst = NOTEBOOK_DIR / f"{name}.ipynb"
-        if (not dst.exists() or dst.read_text() != text) and name not in stale:
-            stale.append(name)
+        if not dst.exists() or dst.read_text() != text:
+            stale += [] if name in stale else [name]
             if not check:
                 dst.write_text(text)
     return stale
@@ -383,6 +408,7 @@ def main(data: str, smoke: bool = False, only: list[str] | None = None, jobs: in
     times = run_notebooks(data, smoke=smoke, only=only, jobs=jobs)
     if not smoke:
         record_runtimes(times, jobs)
+        sync_notebooks()  # the headers' runtimes
     path = write_results_table()
     render_docs()
     print(f"wrote {path.relative_to(ROOT)}, figures/*.png|svg and the generated parts of README.md and PAPER.md")
