@@ -82,13 +82,13 @@ print(summarize(df, protocol="whole").to_string(index=False))
 # %%
 rho3 = ["data.policy=rho", "data.num_views=3"]
 aux = {
-    "+ speed": ["temporal.speeds=[1,2]", "method.aux_speed=0.5"],
-    "+ temporal gap": ["data.policy=cvrl", "method.aux_gap=0.5"],
-    "+ motion magnitude": ["method.aux_motion=0.5"],
-    "+ camera motion": ["method.aux_camera=0.5"],
+    "+ speed": ["temporal.speeds=[1,2]", "method.aux.speed=0.5"],
+    "+ temporal gap": ["data.policy=cvrl", "method.aux.gap=0.5"],
+    "+ motion magnitude": ["method.aux.motion=0.5"],
+    "+ camera motion": ["method.aux.camera=0.5"],
     "rho clips (3)": rho3,
-    "rho + clip order": rho3 + ["method.aux_order=0.5"],
-    "rho + future feature": rho3 + ["method.aux_future=0.5"],
+    "rho + clip order": rho3 + ["method.aux.order=0.5"],
+    "rho + future feature": rho3 + ["method.aux.future=0.5"],
     "rho + GRU memory": rho3 + ["method.memory=gru"],
 }
 dfa = exp.sweep({"multi-scale + cross-scale": [], **aux}, ctx.seeds[:1])

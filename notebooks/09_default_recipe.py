@@ -70,7 +70,7 @@ exp = ctx.experiment(base=REFERENCE)
 # runs (same config, same cache entry) as in the notebook it comes from.
 
 # %%
-gap = ["data.policy=cvrl", "method.aux_gap=0.5"]
+gap = ["data.policy=cvrl", "method.aux.gap=0.5"]
 candidates = {
     "reference": [],
     "multi-scale, no cross-scale (04)": ["method.global_local=0"],

@@ -135,12 +135,12 @@ def test_default_recipe_note_says_when_notebook_09_predates_the_default(tmp_path
     from vcl_core.paper import default_recipe_note
 
     old = {"rows": [{"n": 4}], "default_variant": "b", "best_variant": "b",
-           "candidates": {"b": ["method.aux_gap=0.5", "data.policy=cvrl"]},
+           "candidates": {"b": ["method.aux.gap=0.5", "data.policy=cvrl"]},
            "score": {"b": {"mean": 0.3, "std": 0.02}, "reference": {"mean": 0.25, "std": 0.01}}}
     (tmp_path / "09_default_recipe.json").write_text(json.dumps(old))
     assert default_recipe_note(tmp_path).startswith("**Notebook 09 ran on an earlier default**")
     # undo the reference's overrides: the candidate is then the default again
-    undo = {"data.policy=same": "data.policy=rho", "method.aux_gap=0": "method.aux_gap=0"}
+    undo = {"data.policy=same": "data.policy=rho", "method.aux.gap=0": "method.aux.gap=0"}
     old["candidates"]["b"] = [undo[o] for o in REFERENCE]
     (tmp_path / "09_default_recipe.json").write_text(json.dumps(old))
     assert default_recipe_note(tmp_path).startswith("`vcl pretrain` uses **b**")

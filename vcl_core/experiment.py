@@ -90,13 +90,13 @@ def best(df, factor: str, protocol: str = "whole", metric: str = "linear_top1") 
 #: stay comparable with each other, and their cached runs valid, when the default moves.
 #: Notebook 09 puts the strongest single changes head to head with more seeds and picks the
 #: default that ``vcl pretrain`` uses.
-REFERENCE = ["data.policy=same", "method.aux_gap=0"]
+REFERENCE = ["data.policy=same", "method.aux.gap=0"]
 
 #: The supervised ceiling: the default encoder and data, trained with the labels of every
 #: factor on whole-video views only (labels describe whole videos), every self-supervised
 #: option off. Notebooks draw it next to the recipes they compare.
 CEILING = ["method.name=supervised", "method.temporal_negatives=none", "method.long_negatives=none",
-           "method.global_local=0", "method.aux_gap=0", "method.fast_contrast=0",
+           "method.global_local=0", "method.aux.gap=0", "method.fast_contrast=0",
            "data.num_views=0", "data.long_views=1",
            "train.steps=2000", "train.snapshots=[250,500,1000]"]
 

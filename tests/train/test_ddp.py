@@ -8,7 +8,7 @@ import torch
 from vcl_core.train.checkpoint import load_checkpoint
 
 
-@pytest.mark.parametrize("recipe", [[], ["data.policy=cvrl", "method.aux_gap=0.5", "method.global_local=1.0"]],
+@pytest.mark.parametrize("recipe", [[], ["data.policy=cvrl", "method.aux.gap=0.5", "method.global_local=1.0"]],
                          ids=["default", "clips at a gap + gap task + global-local"])
 def test_two_process_ddp_matches_one_process(recipe, tiny_bench, tiny_overrides, tmp_path):
     """In float64 the default recipe (clips from independent moments, reversed and

@@ -131,8 +131,8 @@ def test_memory_gives_a_video_level_encoder(tiny_bench, tiny_overrides):
     (["method.name=moco"], "method.queue_size > 0"),
     (["method.name=byol"], "method.temporal_negatives"),
     (["method.name=tclr"], "data.intra_negatives"),
-    (["method.aux_order=1"], "method.aux_order"),
-    (["method.aux_speed=1"], "temporal.speeds"),
+    (["method.aux.order=1"], "method.aux.order"),
+    (["method.aux.speed=1"], "temporal.speeds"),
     (["method.share_scales=false", "data.long_frames=8"], "data.long_frames != data.num_frames"),
 ])
 def test_options_a_recipe_would_ignore_are_rejected(overrides, key):
@@ -145,7 +145,7 @@ def test_the_supervised_ceiling_trains_on_whole_video_views_only(tiny_bench, tin
     one-second phases), so the ceiling sees whole-video views only."""
     with pytest.raises(ValueError, match="whole-video views only"):
         load_config("synthetic", tiny_overrides + ["method.name=supervised", "method.temporal_negatives=none", "method.long_negatives=none",
-                                                   "method.global_local=0", "method.aux_gap=0"])
+                                                   "method.global_local=0", "method.aux.gap=0"])
     cfg, obj, batch = _setup(tiny_bench, tiny_overrides, RECIPES["supervised"])
     records = load_index(tiny_bench).split("train")
     views = build_train_dataset(cfg, records, ["order"]).sampling.views

@@ -123,9 +123,9 @@ class MethodConfig:
             identically shaped backbone for the long views; evaluation routes whole-video views
             to it, so ``data.long_frames`` must differ from ``data.num_frames``).
         global_local: weight of the time-aligned global-local cross-scale term (``tclr``, ``vcl``).
-        aux_order, aux_speed, aux_gap, aux_future, aux_motion, aux_camera: weights of the
-            predictive auxiliaries (clip order, playback speed, temporal gap, future feature,
-            motion magnitude, camera motion); 0 = off.
+        aux: weights of the predictive auxiliary tasks by name (:mod:`vcl_core.train.tasks`:
+            ``order``, ``speed``, ``gap``, ``future``, ``motion``, ``camera``), e.g.
+            ``method.aux.gap=0.5``; absent or 0 = off.
         proj_hidden, proj_dim, proj_layers: projection head MLP.
         pred_hidden: BYOL predictor hidden width.
     """
@@ -151,16 +151,15 @@ class MethodConfig:
     memory_tbptt: int = 0
     share_scales: bool = True
     global_local: float = 0.0
-    aux_order: float = 0.0
-    aux_speed: float = 0.0
-    aux_gap: float = 0.0
-    aux_future: float = 0.0
-    aux_motion: float = 0.0
-    aux_camera: float = 0.0
+    aux: dict[str, float] = field(default_factory=dict)
     proj_hidden: int = 256
     proj_dim: int = 128
     proj_layers: int = 2
     pred_hidden: int = 256
+
+    def __post_init__(self):
+        # a zero weight is the task switched off: the same config (and run hash) as leaving it out
+        object.__setattr__(self, "aux", {k: float(v) for k, v in self.aux.items() if v != 0})
 
 
 @dataclass(frozen=True)
@@ -309,7 +308,7 @@ class Config:
 
     def _recipe_problems(self) -> list[str]:
         """Options that the chosen recipe would ignore, or needs and lacks (no dead flags)."""
-        m, d, t = self.method, self.data, self.temporal
+        m, d = self.method, self.data
         out = []
         names = ("simclr", "cvrl", "moco", "bank", "byol", "tclr", "vcl", "supervised")
         if m.name not in names:
@@ -355,25 +354,21 @@ class Config:
                        "(data.long_views) and a contrastive recipe (not byol, bank or supervised)")
         elif m.memory == "none" and (m.memory_tbptt or m.memory_weight != MethodConfig.memory_weight):
             out.append("method.memory_tbptt / memory_weight are only used with method.memory=gru|transformer")
-        if m.aux_order > 0 and clips < 3:
-            out.append(f"method.aux_order needs 3 clips (data.num_views + data.intra_negatives = {clips})")
-        if m.aux_future > 0 and clips < 2:
-            out.append(f"method.aux_future needs 2 clips (data.num_views + data.intra_negatives = {clips})")
-        if m.aux_speed > 0 and len(t.speeds) < 2:
-            out.append("method.aux_speed needs several temporal.speeds to classify")
-        if m.aux_gap > 0 and (d.num_views < 2 or d.policy == "same"):
-            out.append("method.aux_gap needs two clip views at a gap (data.num_views >= 2, data.policy != same)")
-        if (m.aux_motion > 0 or m.aux_camera > 0) and d.num_views + d.long_views < 1:
-            out.append("method.aux_motion / aux_camera need a view")
+        from .tasks import TASKS  # the tasks import the losses; config stays importable without them
+
+        for name, w in m.aux.items():
+            if name not in TASKS:
+                out.append(f"method.aux.{name}: no such task; choose {', '.join(TASKS)}")
+            elif w < 0:
+                out.append(f"method.aux.{name}={w}: weights must be >= 0")
+            elif w > 0:
+                out += TASKS[name].problems(self)
         if m.name == "supervised" and (d.num_views or d.intra_negatives or d.long_views < 1):
             out.append("method.name=supervised trains whole-video labels on whole-video views only: set "
                        "data.num_views=0, data.intra_negatives=0 and data.long_views >= 1")
-        if m.name == "supervised" and (m.temporal_negatives != "none" or m.long_negatives != "none" or m.global_local or m.queue_size
-                                       or any(getattr(m, f"aux_{a}") for a in
-                                              ("order", "speed", "gap", "future", "motion", "camera"))):
+        if m.name == "supervised" and (m.temporal_negatives != "none" or m.long_negatives != "none" or m.global_local
+                                       or m.queue_size or any(m.aux.values())):
             out.append("method.name=supervised trains on labels only: contrastive and auxiliary options must stay off")
-        if (m.name in ("moco", "byol") or m.queue_size) and self.model.norm == "batch" and self.train.devices > 1:
-            pass  # BN statistics are per process; shuffle-BN is not implemented (documented in the README)
         return out
 
 
@@ -427,6 +422,10 @@ def _coerce(value, tp, key: str):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"{key}: expected a number, got {value!r}")
         return float(value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise TypeError(f"{key}: expected a mapping, got {value!r}")
+        return {_coerce(k, args[0], key): _coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
     if tp is str:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise TypeError(f"{key}: expected a string, got {value!r}")
@@ -451,6 +450,8 @@ def _merge(obj, updates: dict, prefix: str = ""):
             if not isinstance(v, dict):
                 raise TypeError(f"{key}: expected a mapping of its fields, got {v!r}")
             changes[k] = _merge(cur, v, key + ".")
+        elif isinstance(cur, dict) and isinstance(v, dict):  # a mapping field: keys are added or replaced
+            changes[k] = {**cur, **_coerce(v, hints[k], key)}
         else:
             changes[k] = _coerce(v, hints[k], key)
     try:

@@ -49,11 +49,11 @@ def build_train_dataset(cfg: Config, records, label_columns=()) -> ContrastiveVi
                               intra_negatives=d.intra_negatives)
     source = make_source(d.root, d.short_side, d.cache, d.cache_dir, d.backend)
     tracks = None
-    if cfg.method.aux_camera > 0 and cfg.temporal.camera_p == 0:
+    if cfg.method.aux.get("camera", 0) > 0 and cfg.temporal.camera_p == 0:
         try:
             tracks = load_camera_tracks(d.root)
         except FileNotFoundError as e:
-            raise ValueError("method.aux_camera needs camera motion labels: set temporal.camera_p > 0 to inject "
+            raise ValueError("method.aux.camera needs camera motion labels: set temporal.camera_p > 0 to inject "
                              "camera motion, or use data with recorded camera tracks (the synthetic benchmark's "
                              f"frames.csv): {e}") from e
     return ContrastiveVideoDataset(records, source, sampling, cfg.augment, seed=cfg.train.seed,

@@ -24,9 +24,9 @@ named by ``method.name``:
             cross-scale alignment, and (optionally) a MoCo queue per scale.
 ``supervised``  not self-supervised: cross-entropy on the labels; the ceiling.
 
-Every recipe can add the predictive auxiliaries of :mod:`vcl_core.losses.pretext` (clip
+Every recipe can add the predictive auxiliary tasks of :mod:`vcl_core.train.tasks` (clip
 order, playback speed, temporal gap, future feature, motion magnitude, camera motion) with a
-weight each (``method.aux_*``).
+weight each (``method.aux.<name>``).
 """
 from __future__ import annotations
 
@@ -36,14 +36,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..losses import (ClipOrderHead, FutureFeatureHead, KeyQueue, LearnedTemperature, MemoryBank, PretextHead,
-                      TemperatureSchedule, TemporalGapHead, byol_loss, camera_motion_loss, clip_order_loss,
-                      clip_order_permutations, cosine_momentum, distributed_info_nce, ema_update,
-                      frame_difference_magnitude, future_feature_loss, gather_with_grad, info_nce, is_distributed,
-                      motion_magnitude_loss, playback_speed_loss, temporal_gap_loss, time_aligned_global_local)
+from ..losses import (KeyQueue, LearnedTemperature, MemoryBank, TemperatureSchedule, byol_loss, cosine_momentum,
+                      distributed_info_nce, ema_update, gather_with_grad, info_nce, is_distributed,
+                      time_aligned_global_local)
 from ..eval.diagnostics import effective_rank, embedding_std
 from ..models import ClipMemory, FastSlowEncoder, PredictorHead, ProjectionHead
 from .config import Config
+from .tasks import TaskInputs, build_tasks
 
 CONTRASTIVE = ("simclr", "cvrl", "moco", "bank", "byol", "tclr", "vcl")
 
@@ -143,22 +142,7 @@ class VideoObjective(nn.Module):
             if num_videos < 2:
                 raise ValueError("method.name=bank needs the number of training videos (>= 2)")
             self.bank = MemoryBank(num_videos, m.proj_dim, m.bank_momentum)
-        # predictive auxiliaries
-        n_clips = len(self.short_ids) + len(self.neg_ids)
-        if m.aux_order > 0:
-            self.order_head = ClipOrderHead(dim, num_clips=3, hidden=128)
-            self.register_buffer("perms", clip_order_permutations(3), persistent=False)
-        if m.aux_speed > 0:
-            self.speed_values = tuple(sorted(cfg.temporal.speeds))
-            self.speed_head = PretextHead(dim, len(self.speed_values))
-        if m.aux_gap > 0:
-            self.gap_head = TemporalGapHead(dim)
-        if m.aux_future > 0:
-            self.future_head = FutureFeatureHead(dim, num_context=n_clips - 1)
-        if m.aux_motion > 0:
-            self.motion_head = PretextHead(dim, 1)
-        if m.aux_camera > 0:
-            self.camera_head = PretextHead(dim, 4 if cfg.temporal.camera_p > 0 else 2)
+        self.tasks = build_tasks(cfg, dim)  # predictive auxiliaries (vcl_core.train.tasks)
         self.memory = ClipMemory(dim, m.memory, hidden=dim, out_dim=dim, tbptt=m.memory_tbptt) \
             if m.memory != "none" else None
 
@@ -289,9 +273,11 @@ class VideoObjective(nn.Module):
             term = self._global_local(tokens, z, batch, tau)
             logs["loss_global_local"] = float(term.detach())
             total = total + m.global_local * term
-        for name, term in self._auxiliaries(views, h, z, batch).items():
+        inputs = TaskInputs(views, h, batch, self.long_ids, self.short_ids, self.neg_ids)
+        for name, task in self.tasks.items():
+            term = task(inputs)
             logs[f"loss_{name}"] = float(term.detach())
-            total = total + getattr(m, f"aux_{name}") * term
+            total = total + m.aux[name] * term
         logs["temperature"] = float(tau.detach()) if torch.is_tensor(tau) else float(tau)
         logs["loss"] = float(total.detach())
         # collapse monitoring (the loop warns when these fall): SimSiam's embedding std and the
@@ -414,53 +400,6 @@ class VideoObjective(nn.Module):
         clip_t = torch.stack([(win[:, c, 0] + win[:, c, 1] - 1) / 2 for c in clips], 1)
         clip_z = torch.stack([z[c] for c in clips], 1)
         return time_aligned_global_local(tok, slice_t, clip_z, clip_t, tau)
-
-    def _auxiliaries(self, views, h, z, batch) -> dict[str, torch.Tensor]:
-        m = self.cfg.method
-        out = {}
-        dev = h[0].device
-        clips = self.short_ids + self.neg_ids
-        if m.aux_order > 0:
-            # VCOP: three clips in the order sampled; the label is the permutation that sorts them
-            three = clips[:3]
-            starts = batch["windows"][:, three, 0].to(dev)
-            order = starts.argsort(dim=1)  # positions in time order
-            label = (self.perms.unsqueeze(0) == order.unsqueeze(1)).all(-1).float().argmax(1)
-            out["order"] = clip_order_loss(self.order_head(torch.stack([h[c] for c in three], 1)), label)
-        if m.aux_speed > 0:
-            speed = batch["speed"][:, self.short_ids[0]].to(dev)
-            cls = torch.tensor([self.speed_values.index(float(s)) for s in speed.tolist()], device=dev)
-            out["speed"] = playback_speed_loss(self.speed_head(h[self.short_ids[0]]), cls)
-        if m.aux_gap > 0:
-            a, b = self.short_ids[:2]
-            gap = batch["gap"].to(dev).float()
-            # each video's own length, not the batch's longest: a per-process batch maximum
-            # would give the processes of a DDP run different targets for the same clip
-            length = batch["video_frames"].to(dev).float()
-            out["gap"] = temporal_gap_loss(self.gap_head(h[a], h[b]), gap, length)
-        if m.aux_future > 0:
-            # clips sorted by time: the first ones predict the last one's embedding (DPC-style)
-            order = batch["windows"][:, clips, 0].to(dev).argsort(dim=1)
-            stacked = torch.stack([h[c] for c in clips], 1)
-            ordered = torch.gather(stacked, 1, order[..., None].expand(-1, -1, stacked.shape[2]))
-            pred = self.future_head(ordered[:, :-1])
-            out["future"] = future_feature_loss(pred, ordered[:, -1], m.temperature)
-        if m.aux_motion > 0:
-            v = self.short_ids[0] if self.short_ids else self.long_ids[0]
-            target = frame_difference_magnitude(views[v].float())
-            out["motion"] = motion_magnitude_loss(self.motion_head(h[v]).squeeze(1), target)
-        if m.aux_camera > 0:
-            v = self.short_ids[0] if self.short_ids else self.long_ids[0]
-            if self.cfg.temporal.camera_p > 0:
-                target = batch["camera"][:, v].to(dev).float()
-                valid = target.abs().sum(1) > 0
-            else:
-                target = batch["camera_recorded"][:, v].to(dev).float()
-                valid = torch.isfinite(target).all(1)
-                target = torch.nan_to_num(target)
-            out["camera"] = camera_motion_loss(self.camera_head(h[v]), target, valid)
-        return out
-
 
 class MemoryVideoEncoder(nn.Module):
     """A video embedding from ``K`` clips: each through the clip encoder, then the memory."""

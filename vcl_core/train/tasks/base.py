@@ -1,0 +1,93 @@
+"""What every predictive auxiliary task is: a small module with its own head, a target that
+costs no labels, and a loss; registered by name and switched on by a weight,
+``method.aux.<name>=<weight>``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import torch
+import torch.nn as nn
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+#: name -> task class, in registration order (which is also the order heads are created in)
+TASKS: dict[str, type[AuxTask]] = {}
+
+
+def register(cls: type[AuxTask]) -> type[AuxTask]:
+    """Class decorator: make ``cls`` available as ``method.aux.<cls.name>``."""
+    if cls.name in TASKS:
+        raise ValueError(f"an auxiliary task named {cls.name!r} is already registered")
+    TASKS[cls.name] = cls
+    return cls
+
+
+@dataclass
+class TaskInputs:
+    """What a task reads from one training step.
+
+    Attributes:
+        views: the batch's views ``(B, 3, T, H, W)`` in the layout's order.
+        h: backbone embedding ``(B, D)`` of every view index.
+        batch: the collated batch (``windows``, ``gap``, ``speed``, ``camera`` ...).
+        long_ids, short_ids, neg_ids: view indices of the whole-video views, the short clip
+            views and the other windows of the same video.
+    """
+
+    views: list[torch.Tensor]
+    h: dict[int, torch.Tensor]
+    batch: dict
+    long_ids: list[int]
+    short_ids: list[int]
+    neg_ids: list[int]
+
+    @property
+    def clips(self) -> list[int]:
+        """Every short clip of the video: the clip views, then the other windows."""
+        return self.short_ids + self.neg_ids
+
+    @property
+    def first_view(self) -> int:
+        """The view a single-view task reads: the first short clip, else the first whole view."""
+        return self.short_ids[0] if self.short_ids else self.long_ids[0]
+
+    def time_ordered(self, ids: list[int]) -> torch.Tensor:
+        """``(B, K, D)``: the embeddings of views ``ids``, sorted by their start in the video."""
+        dev = self.h[ids[0]].device
+        order = self.batch["windows"][:, ids, 0].to(dev).argsort(dim=1)
+        stacked = torch.stack([self.h[c] for c in ids], 1)
+        return torch.gather(stacked, 1, order[..., None].expand(-1, -1, stacked.shape[2]))
+
+
+class AuxTask(nn.Module):
+    """Base class of the predictive tasks.
+
+    Subclasses set ``name``, build their head in ``__init__(cfg, dim)`` (``dim`` is the
+    backbone's embedding width), return a scalar loss from :meth:`forward`, and may list the
+    config combinations they cannot work with in :meth:`problems`.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, cfg: Config, dim: int):
+        super().__init__()
+
+    @classmethod
+    def problems(cls, cfg: Config) -> list[str]:
+        """Why ``cfg`` cannot train this task (empty if it can)."""
+        return []
+
+    def forward(self, x: TaskInputs) -> torch.Tensor:
+        raise NotImplementedError
+
+
+def build_tasks(cfg: Config, dim: int) -> nn.ModuleDict:
+    """The tasks with a positive weight in ``cfg.method.aux``, in registration order."""
+    return nn.ModuleDict({name: cls(cfg, dim) for name, cls in TASKS.items() if cfg.method.aux.get(name, 0) > 0})
+
+
+def clip_count(cfg: Config) -> int:
+    """Short clips per video in a batch: clip views plus other windows."""
+    return cfg.data.num_views + cfg.data.intra_negatives
