@@ -15,7 +15,7 @@ ONLY   ?=
 # notebooks executed side by side (cores/JOBS torch threads each); 2 suits a 2-core CPU, 1 a GPU
 JOBS   ?= 2
 
-.PHONY: figures test venv data lab clean-runs
+.PHONY: figures sync test venv data lab clean-runs
 
 venv: $(VENV)/.installed
 
@@ -31,7 +31,10 @@ data: venv
 	$(BIN)/vcl synth --out $(DATA) --preset $(PRESET)
 
 figures: data
-	$(BIN)/vcl notebooks --data $(DATA) --jobs $(JOBS) $(if $(ONLY),--only $(ONLY),)
+	$(BIN)/python tools/paper.py notebooks --data $(DATA) --jobs $(JOBS) $(if $(ONLY),--only $(ONLY),)
+
+sync: venv
+	$(BIN)/python tools/paper.py sync
 
 test: venv
 	$(BIN)/ruff check .

@@ -10,6 +10,8 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+# the repository's machinery (tools/paper.py: runs notebooks, rewrites README blocks) is not in the package
+sys.path.insert(0, str(Path(__file__).parent.parent / "tools"))
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 

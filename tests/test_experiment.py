@@ -6,7 +6,7 @@ import time
 import pytest
 
 from vcl_core.experiment import Experiment, config_hash, run_lock
-from vcl_core.paper import run_notebooks
+from paper import run_notebooks
 
 
 def test_run_lock_serialises_holders(tmp_path):

@@ -4,16 +4,16 @@ import re
 
 import pytest
 
-from vcl_core.paper import NOTEBOOK_DIR, NOTEBOOKS, ROOT, results_table, sync_notebooks
+from paper import NOTEBOOK_DIR, NOTEBOOKS, ROOT, results_table, sync_notebooks
 
 
 def test_notebook_list_matches_the_folder():
     on_disk = sorted(p.stem for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
-    assert on_disk == sorted(NOTEBOOKS), "every notebook must be listed in vcl_core.paper.NOTEBOOKS (make figures)"
+    assert on_disk == sorted(NOTEBOOKS), "every notebook must be listed in tools/paper.py NOTEBOOKS (make figures)"
 
 
 def test_ipynb_pairs_are_generated_from_the_py_sources():
-    assert sync_notebooks(check=True) == [], "run `vcl sync-notebooks` (or `make figures`) and commit the .ipynb"
+    assert sync_notebooks(check=True) == [], "run `make sync` (or `make figures`) and commit the .ipynb"
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -52,8 +52,8 @@ def test_notebook_runs_in_smoke_mode(name, tiny_bench, tmp_path_factory):
 
 @pytest.mark.notebook
 def test_two_notebooks_side_by_side_share_their_runs(tiny_bench, tmp_path):
-    """`vcl notebooks --jobs 2`: 00 and 01 both need the random-init runs; each is trained once."""
-    from vcl_core.paper import run_notebooks
+    """`make figures JOBS=2`: 00 and 01 both need the random-init runs; each is trained once."""
+    from paper import run_notebooks
 
     times = run_notebooks(str(tiny_bench), smoke=True, only=["00", "01"], runs=str(tmp_path / "runs"),
                           figures=str(tmp_path / "fig"), out_dir=tmp_path / "out", jobs=2, log=lambda m: None)
@@ -67,4 +67,4 @@ def test_results_table_is_up_to_date():
     path = ROOT / "figures" / "results.md"
     if not list((ROOT / "figures" / "results").glob("*.json")):
         pytest.skip("no results committed yet")
-    assert path.read_text() == results_table(), "figures/results.md is stale: run `vcl notebooks` (make figures)"
+    assert path.read_text() == results_table(), "figures/results.md is stale: run `make figures`"

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from vcl_core.paper import NOTEBOOKS, ROOT, results_table
+from paper import NOTEBOOKS, ROOT, results_table
 
 
 def test_every_notebook_is_in_the_readme_with_a_colab_badge():
@@ -23,7 +23,7 @@ def test_every_figure_the_readme_shows_exists():
 
 def test_make_figures_runs_every_notebook():
     makefile = (ROOT / "Makefile").read_text()
-    assert "vcl notebooks" in makefile  # which runs vcl_core.paper.NOTEBOOKS, all of them
+    assert "tools/paper.py notebooks" in makefile  # which runs paper.NOTEBOOKS, all of them
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
@@ -35,9 +35,9 @@ def test_results_table_lists_every_notebook_that_has_results():
 
 
 def test_generated_parts_of_readme_and_paper_are_up_to_date():
-    from vcl_core.paper import render_docs
+    from paper import render_docs
 
-    assert render_docs(check=True) == [], "README.md / PAPER.md are stale: run `vcl notebooks` (make figures)"
+    assert render_docs(check=True) == [], "README.md / PAPER.md are stale: run `make figures`"
 
 
 def test_the_readme_copy_a_module_snippet_runs():
@@ -54,7 +54,7 @@ def test_the_readme_copy_a_module_snippet_runs():
 
 
 def test_runtimes_are_merged_in_notebook_order(tmp_path):
-    from vcl_core.paper import read_runtimes, record_runtimes
+    from paper import read_runtimes, record_runtimes
 
     path = tmp_path / "runtimes.json"
     record_runtimes({"02_pair_definition": 600.0}, jobs=2, path=path)
@@ -67,7 +67,7 @@ def test_runtimes_are_merged_in_notebook_order(tmp_path):
 def test_quickstart_note_reads_the_measured_numbers(tmp_path):
     import json
 
-    from vcl_core.paper import quickstart_note, record_runtimes
+    from paper import quickstart_note, record_runtimes
 
     assert quickstart_note(tmp_path, tmp_path / "none.json").startswith("(not measured yet")
     rows = [{"variant": v, "protocol": "whole", "factor": f, "metric": "linear_top1_seen", "mean": m, "std": 0.01, "n": 3}
@@ -109,7 +109,7 @@ def test_the_default_recipe_is_the_best_candidate_of_notebook_09():
 def test_default_recipe_note_reads_notebook_09(tmp_path):
     import json
 
-    from vcl_core.paper import default_recipe_note
+    from paper import default_recipe_note
 
     assert default_recipe_note(tmp_path).startswith("(not run yet")
     rows = [{"variant": "reference", "protocol": "whole", "factor": "motion", "metric": "linear_top1",
@@ -132,7 +132,7 @@ def test_default_recipe_note_says_when_notebook_09_predates_the_default(tmp_path
     import json
 
     from vcl_core.experiment import REFERENCE
-    from vcl_core.paper import default_recipe_note
+    from paper import default_recipe_note
 
     old = {"rows": [{"n": 4}], "default_variant": "b", "best_variant": "b",
            "candidates": {"b": ["method.aux.gap=0.5", "data.policy=cvrl"]},
@@ -149,7 +149,7 @@ def test_default_recipe_note_says_when_notebook_09_predates_the_default(tmp_path
 def test_the_repository_address_is_written_once():
     """Colab badges, install cells, the README table and the citation all carry the address in
     pyproject.toml's [project.urls]; the notebooks' copies are rewritten from it."""
-    from vcl_core import paper
+    import paper
 
     url = paper.repository_url()
     assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url)
@@ -164,12 +164,12 @@ def test_the_repository_address_is_written_once():
 
 
 def test_notebook_headers_carry_the_measured_runtime():
-    from vcl_core import paper
+    import paper
 
     minutes = paper.read_runtimes().get("minutes", {})
     for name in NOTEBOOKS:
         header = paper.runtime_header(name)
         src = (ROOT / "notebooks" / f"{name}.py").read_text()
-        assert header in src, f"{name}: run `vcl sync-notebooks`"
+        assert header in src, f"{name}: run `make sync`"
         want = f"{minutes[name]:.0f} min on" if name in minutes else "not measured yet"
         assert want in header.replace("\n# ", " "), (name, header)

@@ -92,23 +92,6 @@ def _check_data(a) -> int:
     return 0
 
 
-def _notebooks(a) -> int:
-    from .paper import main
-
-    return main(a.data, smoke=a.smoke, only=a.only, jobs=a.jobs)
-
-
-def _sync(a) -> int:
-    from .paper import sync_notebooks
-
-    stale = sync_notebooks(check=a.check)
-    if a.check and stale:
-        print(f"stale .ipynb pairs (run `vcl sync-notebooks`): {', '.join(stale)}", file=sys.stderr)
-        return 1
-    print("notebook pairs are up to date" if not stale else f"regenerated {', '.join(stale)}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vcl", description="contrastive video representation learning (vcl_core)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -136,17 +119,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", default=None, help="write the results here")
     s.set_defaults(fn=_evaluate)
 
-    s = sub.add_parser("notebooks", help="execute the notebooks with papermill and rebuild figures/results.md")
-    s.add_argument("--data", required=True, help="benchmark directory (see `vcl synth`)")
-    s.add_argument("--smoke", action="store_true", help="tiny runs (what CI does)")
-    s.add_argument("--only", nargs="*", default=None, help="notebook names or number prefixes")
-    s.add_argument("--jobs", type=int, default=1,
-                   help="notebooks run side by side, cores/jobs torch threads each (2 on a 2-core CPU: 1.66x faster)")
-    s.set_defaults(fn=_notebooks)
-
-    s = sub.add_parser("sync-notebooks", help="regenerate notebooks/*.ipynb from their .py sources")
-    s.add_argument("--check", action="store_true", help="only report stale pairs (exit 1 if any)")
-    s.set_defaults(fn=_sync)
 
     s = sub.add_parser("config", help="print a resolved config")
     s.add_argument("config", nargs="?", default=None)

@@ -119,7 +119,7 @@ def config_hash(cfg: Config) -> str:
 def run_lock(runs_dir: str | Path, key: str):
     """Hold ``<runs_dir>/.locks/<key>.lock`` exclusively (blocking until it is free).
 
-    Notebooks executed side by side (``vcl notebooks --jobs 2``) share runs, the default
+    Notebooks executed side by side (``make figures JOBS=2``) share runs, the default
     recipe above all; whoever takes the lock first trains, the other waits and then loads the
     finished run. Without ``fcntl`` (Windows) there is no lock: run one notebook at a time.
     """
