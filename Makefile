@@ -12,6 +12,9 @@ RUFF   ?= ruff==0.17.6
 PRESET ?= small
 DATA   ?= data/synth-$(PRESET)
 ONLY   ?=
+# -e: an editable install (edit vcl_core/ and rerun); CI installs without it (INSTALL=) to test
+# the package as `pip install` ships it
+INSTALL ?= -e
 # notebooks executed side by side (cores/JOBS torch threads each); 2 suits a 2-core CPU, 1 a GPU
 JOBS   ?= 2
 
@@ -23,7 +26,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)" "$(RUFF)"
-	$(BIN)/python -m pip install --quiet -e ".[notebooks,test]"
+	$(BIN)/python -m pip install --quiet $(INSTALL) ".[notebooks,test]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (vcl)" >/dev/null
 	touch $@
 
@@ -38,7 +41,7 @@ sync: venv
 
 test: venv
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/pytest -q  # not `python -m pytest`, which would put the source tree before the installed package
 
 lab: venv
 	$(BIN)/python -m pip install --quiet jupyterlab
