@@ -54,3 +54,15 @@ def test_missing_preset_is_explained(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text("train:\n  steps: 3\n")
     assert load_config(str(p)).train.steps == 3
+
+
+def test_recipe_presets_are_shorthands_that_later_overrides_refine():
+    from vcl_core.train.config import RECIPE_PRESETS
+
+    for name, overrides in RECIPE_PRESETS.items():
+        cfg = load_config("synthetic", [f"method={name}"])
+        assert cfg == load_config("synthetic", overrides) and cfg.method.name == name
+    moco = load_config("synthetic", ["method=moco", "method.queue_size=64"])
+    assert moco.method.queue_size == 64 and moco.method.temporal_negatives == "none"
+    with pytest.raises(ValueError, match="method='mocov9'.*one of simclr, cvrl"):
+        load_config("synthetic", ["method=mocov9"])

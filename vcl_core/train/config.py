@@ -460,10 +460,47 @@ def _merge(obj, updates: dict, prefix: str = ""):
         raise ValueError(f"{prefix.rstrip('.') or 'config'}: {e}") from e
 
 
+_OFF = ["method.temporal_negatives=none", "method.long_negatives=none", "method.fast_contrast=0"]
+
+#: ``method=<name>`` on the command line (or in an overrides list): each published recipe as
+#: the settings that make it, within this repository's encoder and views (later overrides win)
+RECIPE_PRESETS: dict[str, list[str]] = {
+    # in-batch InfoNCE within each temporal scale (Chen et al. 2020)
+    "simclr": ["method.name=simclr", *_OFF],
+    # two clips at a decreasing-density gap, no whole-video views (Qian et al. 2021)
+    "cvrl": ["method.name=cvrl", "data.policy=cvrl", "data.long_views=0", *_OFF],
+    # momentum keys and a queue per scale (He et al. 2020; rho-MoCo, Feichtenhofer et al. 2021)
+    "moco": ["method.name=moco", "method.queue_size=1024", *_OFF],
+    # instance memory bank (Wu et al. 2018)
+    "bank": ["method.name=bank", *_OFF],
+    # negative-free, predictor and momentum target (Grill et al. 2020)
+    "byol": ["method.name=byol", *_OFF],
+    # instance + local-local contrast with other windows + global-local alignment (Dave et al. 2022)
+    "tclr": ["method.name=tclr", "data.intra_negatives=2", "data.stride=1", "method.global_local=1.0", *_OFF],
+    # this repository's default (see the README)
+    "vcl": [],
+    # cross-entropy on whole-video views: the ceiling
+    "supervised": ["method.name=supervised", "method.temporal_negatives=none", "method.long_negatives=none",
+                   "method.fast_contrast=0", "data.num_views=0", "data.long_views=1"],
+}
+
+
 def parse_overrides(items: list[str]) -> dict:
-    """``["a.b=1", "c=x"]`` -> ``{"a": {"b": 1}, "c": "x"}`` (values parsed as YAML)."""
+    """``["a.b=1", "c=x"]`` -> ``{"a": {"b": 1}, "c": "x"}`` (values parsed as YAML).
+
+    ``method=<recipe>`` expands, in place, to that recipe's :data:`RECIPE_PRESETS` entry.
+    """
     out: dict = {}
+    expanded: list[str] = []
     for item in items:
+        if item.split("=", 1)[0].strip() == "method" and "=" in item:
+            name = item.split("=", 1)[1].strip()
+            if name not in RECIPE_PRESETS:
+                raise ValueError(f"method={name!r}: choose a recipe preset, one of {', '.join(RECIPE_PRESETS)}")
+            expanded += RECIPE_PRESETS[name]
+        else:
+            expanded.append(item)
+    for item in expanded:
         if "=" not in item:
             raise ValueError(f"override {item!r} is not of the form key=value")
         key, raw = item.split("=", 1)
