@@ -6,7 +6,11 @@ fails here. Runs are float64 on CPU, so the comparison is to the five decimals t
 The benchmark is the ``tiny`` preset encoded losslessly (``crf=0``): libx264's lossy output is
 not bit-reproducible from one generation to the next, its lossless output decodes to the
 rendered frames exactly. Regenerate only for a deliberate change of a recipe, and say so in
-the commit: ``python tests/train/test_golden_losses.py``.
+the commit: ``python tests/train/test_golden_losses.py``. One re-baseline so far: ``moco``,
+``byol`` and ``vcl`` (the recipes with a momentum network), when the key network became
+:class:`~vcl_core.losses.MomentumEncoder`'s deep copy instead of a freshly initialised network
+overwritten with the online weights: the old code with a deep copy gives the new values exactly
+(only the discarded initialisation's random draws, which shifted every later draw, are gone).
 """
 from __future__ import annotations
 

@@ -36,8 +36,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..losses import (KeyQueue, LearnedTemperature, MemoryBank, TemperatureSchedule, byol_loss, cosine_momentum,
-                      distributed_info_nce, ema_update, gather_with_grad, info_nce, is_distributed,
+from ..losses import (KeyQueue, LearnedTemperature, MemoryBank, MomentumEncoder, TemperatureSchedule, byol_loss,
+                      cosine_momentum, distributed_info_nce, gather_with_grad, info_nce, is_distributed,
                       time_aligned_global_local)
 from ..eval.diagnostics import effective_rank, embedding_std
 from ..models import ClipMemory, FastSlowEncoder, PredictorHead, ProjectionHead
@@ -127,13 +127,8 @@ class VideoObjective(nn.Module):
         else:
             self.learned_temperature = None
         uses_momentum = m.name in ("moco", "byol") or (m.name == "vcl" and m.queue_size > 0)
-        if uses_momentum:
-            self.target_encoder = FastSlowEncoder(cfg.model)
-            self.target_projector = ProjectionHead(dim, m.proj_hidden, m.proj_dim, m.proj_layers)
-            self.target_encoder.load_state_dict(self.encoder.state_dict())
-            self.target_projector.load_state_dict(self.projector.state_dict())
-            for p in list(self.target_encoder.parameters()) + list(self.target_projector.parameters()):
-                p.requires_grad_(False)
+        # the key / target network: a frozen copy of backbone + projection head following them by EMA
+        self.target_net = MomentumEncoder(nn.Sequential(self.encoder, self.projector)) if uses_momentum else None
         if m.name == "byol":
             self.predictor = PredictorHead(m.proj_dim, m.pred_hidden)
         if m.queue_size > 0:
@@ -181,16 +176,14 @@ class VideoObjective(nn.Module):
 
     @torch.no_grad()
     def target(self, x: torch.Tensor) -> torch.Tensor:
-        return self.target_projector(self.target_encoder(x))
+        return self.target_net(x)
 
     def after_step(self, step: int, total_steps: int) -> None:
         """Called by the loop after every optimiser step: momentum updates, step count."""
         self.step += 1
         self.total_steps = total_steps
-        if hasattr(self, "target_encoder"):
-            mom = cosine_momentum(step, total_steps, self.cfg.method.momentum, 1.0)
-            ema_update(self.encoder, self.target_encoder, mom)
-            ema_update(self.projector, self.target_projector, mom)
+        if self.target_net is not None:
+            self.target_net.update(cosine_momentum(step, total_steps, self.cfg.method.momentum, 1.0))
 
     # ------------------------------------------------------------------ forward
     def encode_all(self, clips: list[tuple[torch.Tensor, bool]]) -> list[torch.Tensor]:
