@@ -96,12 +96,12 @@ def test_moco_queue_fills_and_target_follows_online(tiny_bench, tiny_overrides):
     assert len(obj.queues["long"]) == 0
     obj(batch)
     assert len(obj.queues["long"]) == len(obj.queues["short"]) == 6
-    before = [p.clone() for p in obj.target_net.module.parameters()]
+    before = [p.clone() for p in obj.target_net.module[0].parameters()]
     with torch.no_grad():
         for p in obj.encoder.parameters():
             p.add_(1.0)
     obj.after_step(0, 100)
-    moved = [(b - a).abs().max() for a, b in zip(before, obj.target_net.module.parameters())]
+    moved = [(b - a).abs().max() for a, b in zip(before, obj.target_net.module[0].parameters())]
     assert all(0 < float(m) < 1.0 for m in moved)  # an EMA step toward the online network
 
 
