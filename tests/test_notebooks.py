@@ -46,6 +46,12 @@ def test_notebook_runs_in_smoke_mode(name, tiny_bench, tmp_path_factory):
         if row["metric"].endswith(("top1", "_r1", "_r5", "_r10")):
             assert 0.0 <= row["mean"] <= 1.0, row
     assert list(figures.glob("*.png")), "the notebook saved no figure"
+    if name == "00_quickstart":  # direction, not only range: six steps already beat the untrained encoder
+        whole = {}
+        for row in result["rows"]:
+            if row["protocol"] == "whole" and row["metric"] == "linear_top1":
+                whole.setdefault(row["variant"], []).append(row["mean"])
+        assert sum(whole["pretrained"]) > sum(whole["random init"]), whole
     after = committed.read_bytes() if committed.exists() else None
     assert after == before, "a smoke run wrote into the committed figures/"
 

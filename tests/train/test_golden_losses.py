@@ -3,11 +3,10 @@
 The table (``golden_losses.json``) was written by this file's ``__main__`` from the code before
 the objective was rebuilt from the library's parts; a change that alters what a recipe computes
 fails here. Runs are float64 on CPU, so the comparison is to the five decimals the run log keeps.
-The benchmark is the ``tiny`` preset encoded losslessly (``crf=0``): libx264's lossy output is
-not bit-reproducible from one generation to the next, its lossless output decodes to the
-rendered frames exactly. Regenerate only for a deliberate change of a recipe, and say so in
-the commit: ``python tests/train/test_golden_losses.py``. One re-baseline so far: ``moco``,
-``byol`` and ``vcl`` (the recipes with a momentum network), when the key network became
+The benchmark is the tests' ``tiny`` one, encoded losslessly (see ``conftest.py``). Regenerate
+only for a deliberate change of a recipe, and say so in the commit:
+``python tests/train/test_golden_losses.py``. One re-baseline so far: ``moco``, ``byol`` and
+``vcl`` (the recipes with a momentum network), when the key network became
 :class:`~vcl_core.losses.MomentumEncoder`'s deep copy instead of a freshly initialised network
 overwritten with the online weights: the old code with a deep copy gives the new values exactly
 (only the discarded initialisation's random draws, which shifted every later draw, are gone).
@@ -35,13 +34,9 @@ COMMON = ["train.steps=5", "train.batch_size=6", "data.workers=0", "train.log_ev
 
 
 def lossless_tiny(out: Path) -> Path:
+    """The same benchmark as the ``tiny_bench`` fixture (for ``__main__``)."""
     generate(out, replace(preset("tiny"), crf=0), seed=0, progress=False)
     return out
-
-
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory) -> Path:
-    return lossless_tiny(tmp_path_factory.mktemp("lossless_tiny"))
 
 
 def losses(bench: Path, overrides: list[str], out: Path) -> list[float]:
@@ -53,9 +48,9 @@ def losses(bench: Path, overrides: list[str], out: Path) -> list[float]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(RECIPES))
-def test_losses_match_the_golden_table(name, bench, tmp_path):
+def test_losses_match_the_golden_table(name, tiny_bench, tmp_path):
     want = json.loads(TABLE.read_text())[name]
-    got = losses(bench, RECIPES[name], tmp_path / "run")
+    got = losses(tiny_bench, RECIPES[name], tmp_path / "run")
     assert len(got) == STEPS
     assert got == pytest.approx(want, abs=2e-5), f"{name}: {got} != {want}"
 
