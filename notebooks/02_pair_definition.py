@@ -48,7 +48,7 @@ except ImportError:  # on Colab: install the package (and its notebook extras) f
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vcl_core.data.sampling import cvrl_gap
+from vcl_core.data.sampling import ViewSpec, cvrl_gap, sample_negative_starts, sample_starts, window_indices
 from vcl_core.experiment import REFERENCE, compare, notebook_setup, save_results, summarize
 from vcl_core.viz import factor_bars, savefig
 
@@ -70,6 +70,37 @@ ax.plot(d, 2 * (1 - d / 32) / 32, "k--", label="2 (1 - d/M) / M")
 ax.set(xlabel="gap d (frames), M = 32", ylabel="density", title="CVRL gap distribution")
 ax.legend()
 savefig(fig, "02_cvrl_gap", ctx.figures)
+
+# %% [markdown]
+# ## One video's views on its timeline
+# Every training sample is a handful of *views* of one video: whole-video views (one frame
+# from each of 16 equal segments, grey) and short clips (8 frames, every second frame,
+# blue). The positive policy decides where the clips sit; intra-video negatives (red) are
+# more windows of the same video that overlap no positive. Change the seed or the policy
+# and run the cell again.
+
+# %%
+n = 48  # frames in a benchmark video
+whole, clip = ViewSpec(16, 1, whole=True, jitter="shared"), ViewSpec(8, 2)  # the default views
+layouts = {"same": 2, "cvrl": 2, "rho": 3, "same + 2 negatives": 2}
+fig, axes = plt.subplots(len(layouts), 1, figsize=(8, 6.5), sharex=True)
+for ax, (policy, k) in zip(axes, layouts.items()):
+    rng = np.random.default_rng(3)
+    starts, gap = sample_starts(rng, n, [whole] + [clip] * k, policy.split()[0])
+    rows = [("whole", window_indices(0, whole, n, rng=rng), "0.5")]
+    rows += [(f"clip {i}", window_indices(st, clip, n), "C0") for i, st in enumerate(starts[1:])]
+    if "negatives" in policy:
+        taken = [(st, st + clip.span(n)) for st in starts[1:]]
+        rows += [(f"negative {i}", window_indices(st, clip, n), "C3")
+                 for i, st in enumerate(sample_negative_starts(rng, n, clip.span(n), 2, taken))]
+    for y, (_, idx, colour) in enumerate(rows):
+        ax.scatter(idx, [y] * len(idx), s=14, color=colour)
+    ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=7)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_title(f"{policy}" + (f" (gap between the two clips: {gap} frames)" if policy == "cvrl" else ""),
+                 fontsize=9, loc="left")
+axes[-1].set_xlabel(f"frame of a {n}-frame video")
+savefig(fig, "02_timeline", ctx.figures)
 
 # %% [markdown]
 # ## The four pair definitions, same budget
