@@ -103,6 +103,35 @@ axes[-1].set_xlabel(f"frame of a {n}-frame video")
 savefig(fig, "02_timeline", ctx.figures)
 
 # %% [markdown]
+# ## Temporal hard negatives
+# Besides other videos, the default recipe gives every key clip a negative made from the key
+# itself: the clip played backwards (`reverse`). It has the key's appearance and the opposite
+# motion, so only the direction of motion tells them apart. For whole-video views it plays
+# the view backwards *and* turns it by 180 degrees (`rotate_reverse`): every motion is then
+# reversed twice (back to the original direction) while the order of events stays reversed,
+# a negative for progression only. Below, a dot drifting right with a flash at the end.
+
+# %%
+import torch
+
+from vcl_core.train.objective import temporal_negatives
+
+t, w = 6, 8
+toy = torch.zeros(1, 1, t, w, w)
+for k in range(t):
+    toy[0, 0, k, 2, 1 + k] = 1.0   # the dot drifts right on row 2
+toy[0, 0, t - 1, 6, 6] = 2.0       # a flash in the last frame
+(rev,) = temporal_negatives(toy, "reverse")
+(rot,) = temporal_negatives(toy, "rotate_reverse")
+fig, axes = plt.subplots(3, t, figsize=(8, 4))
+for r, (name, clip) in enumerate([("clip", toy), ("reverse", rev), ("rotate_reverse", rot)]):
+    for k in range(t):
+        axes[r, k].imshow(clip[0, 0, k], cmap="magma", vmin=0, vmax=2)
+        axes[r, k].set_xticks([]), axes[r, k].set_yticks([])
+    axes[r, 0].set_ylabel(name, fontsize=8)
+savefig(fig, "02_temporal_negatives", ctx.figures)
+
+# %% [markdown]
 # ## The four pair definitions, same budget
 # Plus one sampling choice of the whole-video views: TSN's per-segment jitter (each frame at
 # random within its segment) against the default shared offset (all frames move together,

@@ -55,6 +55,39 @@ ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
 exp = ctx.experiment(base=REFERENCE)  # ablations vary one thing around the reference recipe
 
 # %% [markdown]
+# ## A MoCo queue on toy tensors
+# MoCo keeps the keys of the last few batches in a first-in first-out queue and uses them as
+# extra negatives: `loss = -log exp(q.k+/t) / (exp(q.k+/t) + sum_j exp(q.k_j/t))`. With video,
+# a queued key may come from the *same* video as the query (another clip of it, a few batches
+# ago): it is not a negative. `KeyQueue` stores each key's video id and window, and
+# `false_negative_mask` marks those entries so that `info_nce` leaves them out. Below: a queue
+# of 6 slots, two batches of 4 keys (the second wraps round), and a batch of queries from
+# videos 2 and 7.
+
+# %%
+import torch
+
+from vcl_core.losses import KeyQueue, info_nce
+
+torch.manual_seed(0)
+queue = KeyQueue(dim=4, size=6)
+queue.enqueue(torch.randn(4, 4), torch.tensor([1, 2, 3, 4]), torch.zeros(4), torch.ones(4))
+queue.enqueue(torch.randn(4, 4), torch.tensor([5, 6, 7, 2]), torch.zeros(4), torch.ones(4))
+print("video id in each slot:", queue.video_ids.tolist(), " age:", queue.ages.tolist())
+query_videos = torch.tensor([2, 7])
+mask = queue.false_negative_mask(query_videos, mode="video")
+print(pd.DataFrame(mask.numpy(), index=[f"query from video {v}" for v in query_videos.tolist()],
+                   columns=[f"slot {i} (video {v})" for i, v in enumerate(queue.video_ids.tolist())]).to_string())
+# clips of one video look alike: the query and its key are near the queued key of their own video
+own = queue.keys()[[queue.video_ids.tolist().index(v) for v in query_videos.tolist()]]
+q, k = own + 0.3 * torch.randn(2, 4), own + 0.3 * torch.randn(2, 4)
+in_batch = torch.zeros(2, 2, dtype=torch.bool)  # the in-batch keys: other videos, all negatives
+full = torch.cat([in_batch, mask], dim=1)
+print(f"InfoNCE with the same-video keys counted as negatives {info_nce(q, k, 0.1, extra_negatives=queue.keys()):.3f}, "
+      f"with them masked {info_nce(q, k, 0.1, extra_negatives=queue.keys(), false_negative_mask=full):.3f}: the mask "
+      "stops the loss from pushing a video away from itself")
+
+# %% [markdown]
 # ## Four sources of negatives
 
 # %%

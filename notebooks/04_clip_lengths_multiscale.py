@@ -55,6 +55,31 @@ ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
 exp = ctx.experiment(base=REFERENCE)  # ablations vary one thing around the reference recipe
 
 # %% [markdown]
+# ## Cross-scale alignment on toy tensors
+# The long (whole-video) view is cut into `S` time slices, each with its own token from the
+# same encoder; every short clip must pick out, among the `S` slices of its video, the one
+# that covers its moment: an `S`-way cross-entropy per clip
+# (`vcl_core.losses.time_aligned_global_local`). Below, 4 slices of a 48-frame video, three
+# clips at frames 5, 20 and 44, and clip embeddings that either match their slice's token
+# (plus noise) or match the wrong one.
+
+# %%
+import torch
+
+from vcl_core.losses import time_aligned_global_local
+
+torch.manual_seed(0)
+tokens = torch.eye(4, 8).unsqueeze(0)                         # (B=1, S=4, D=8): one token per slice
+slice_times = torch.tensor([[6.0, 18.0, 30.0, 42.0]])         # centre frame of each slice
+clip_times = torch.tensor([[5.0, 20.0, 44.0]])                # centre frame of each clip
+nearest = (clip_times[0, :, None] - slice_times[0]).abs().argmin(1)
+aligned = tokens[:, nearest] + 0.1 * torch.randn(1, 3, 8)    # each clip looks like its own slice
+wrong = tokens[:, (nearest + 2) % 4] + 0.1 * torch.randn(1, 3, 8)
+print("slice each clip must pick:", nearest.tolist())
+print(f"loss when clips match their slice {time_aligned_global_local(tokens, slice_times, aligned, clip_times):.3f}, "
+      f"when they match another one {time_aligned_global_local(tokens, slice_times, wrong, clip_times):.3f}")
+
+# %% [markdown]
 # ## Scales
 
 # %%
