@@ -99,7 +99,7 @@ REFERENCE = ["data.policy=same", "method.aux.gap=0"]
 CEILING = ["method.name=supervised", "method.temporal_negatives=none", "method.long_negatives=none",
            "method.global_local=0", "method.aux.gap=0", "method.fast_contrast=0",
            "data.num_views=0", "data.long_views=1",
-           "train.steps=2000", "train.snapshots=[250,500,1000]"]
+           "train.steps=3000", "train.snapshots=[250,500,1000,2000]"]
 
 #: The floor: the same encoder before any training.
 RANDOM_INIT = ["train.steps=0"]
