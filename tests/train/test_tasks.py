@@ -45,9 +45,10 @@ def test_zero_weight_is_the_same_config_as_no_task():
     (["method.aux.motion=-1"], "must be >= 0"),
     (["data.policy=same", "method.aux.gap=1"], r"method\.aux\.gap needs two clip views at a gap"),
     (["method.aux=3"], "expected a mapping"),
+    (["method.aux_gap=0.5"], r"method\.aux_gap is now method\.aux\.gap"),
 ])
 def test_bad_task_options_are_named(overrides, message):
-    with pytest.raises((ValueError, TypeError), match=message):
+    with pytest.raises((ValueError, TypeError, KeyError), match=message):
         load_config("synthetic", overrides)
 
 

@@ -442,6 +442,8 @@ def _merge(obj, updates: dict, prefix: str = ""):
     changes = {}
     for k, v in updates.items():
         key = f"{prefix}{k}"
+        if k not in names and prefix == "method." and k.startswith("aux_"):
+            raise KeyError(f"{key} is now {prefix}aux.{k[4:]} (the tasks of vcl_core.train.tasks, by name)")
         if k not in names:
             close = difflib.get_close_matches(k, names, n=3)
             hint = f"; did you mean {', '.join(prefix + c for c in close)}?" if close else \
