@@ -159,18 +159,15 @@ savefig(fig, "01_benchmark_floor_ceiling", ctx.figures)
 # * `time pool` (the default): the mean plus four learned *temporal profiles* (weighted sums of
 #   the tokens over relative time, e.g. "the first third minus the last"). They start at
 #   zero, so an untrained network reads no order through them, and training shapes them.
-# * `RGB fast pathway`: the fast pathway reads frames instead of frame differences.
 
 # %%
-choices = {"time pool (default)": [], "mean pool": ["model.pool=mean"], "segments": ["model.pool=segments"],
-           "RGB fast pathway": ["model.fast_input=rgb"]}
+choices = {"time pool (default)": [], "mean pool": ["model.pool=mean"], "segments": ["model.pool=segments"]}
 ablation = exp.sweep({f"{k} (labels)": CEILING + v for k, v in choices.items()}, ctx.seeds[:1])
-floors = exp.sweep({f"random init, {k}": RANDOM_INIT + v for k, v in choices.items() if "RGB" not in k},
-                   ctx.seeds[:1])
+floors = exp.sweep({f"random init, {k}": RANDOM_INIT + v for k, v in choices.items()}, ctx.seeds[:1])
 both = pd.concat([ablation, floors])
 fig, ax = plt.subplots(figsize=(10, 3.6))
 factor_bars(both, metric="linear_top1_seen", chance=ctx.chance, ax=ax,
-            title="what the ceiling needs (1 seed): pooling and the fast pathway's input")
+            title="what the ceiling needs (1 seed): the pooling over time")
 savefig(fig, "01_benchmark_encoder", ctx.figures)
 print(summarize(both, "linear_top1_seen", "whole").to_string(index=False))
 
@@ -214,8 +211,7 @@ conclusion = (
     f"{pct(a[('mean pool (labels)', 'order')])}% and motion at {pct(a[('mean pool (labels)', 'motion')])}%; "
     f"with segments, order {pct(a[('segments (labels)', 'order')])}%, but the untrained network already reads "
     f"order at {pct(a[('random init, segments', 'order')])}% through them (time pool: "
-    f"{pct(a[('random init, time pool (default)', 'order')])}%); with an RGB fast pathway, motion "
-    f"{pct(a[('RGB fast pathway (labels)', 'motion')])}%. Between the last two points of the learning curves "
+    f"{pct(a[('random init, time pool (default)', 'order')])}%). Between the last two points of the learning curves "
     "the probes move by at most "
     f"{pct(float((last - prev).abs().max()))} points.")
 print(conclusion)
