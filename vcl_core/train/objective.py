@@ -368,10 +368,8 @@ class VideoObjective(nn.Module):
     def _memory(self, h, z, batch, tau) -> torch.Tensor:
         """The memory reads the short clips in time order; its video embedding must pick out
         the same video's long view among the batch (InfoNCE both ways)."""
-        clips = self.short_ids + self.neg_ids
-        order = batch["windows"][:, clips, 0].to(h[clips[0]].device).argsort(dim=1)
-        stacked = torch.stack([h[c] for c in clips], 1)
-        seq = torch.gather(stacked, 1, order[..., None].expand(-1, -1, stacked.shape[2]))
+        seq = TaskInputs([], h, batch, self.long_ids, self.short_ids, self.neg_ids).time_ordered(
+            self.short_ids + self.neg_ids)
         video = self.projector(self.memory(seq))
         long = z[self.long_ids[0]]
         return 0.5 * (info_nce(video, long, tau) + info_nce(long, video, tau))
