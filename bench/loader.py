@@ -42,7 +42,7 @@ from vcl_core.data import (AugmentConfig, ContrastiveVideoDataset, DecodeSource,
                            TemporalAugmentConfig, ViewSpec, collate_views, load_index)
 from vcl_core.data.augment import apply_spatial, draw_spatial
 from vcl_core.data.cache import scaled_size
-from vcl_core.data.temporal import (apply_blur, apply_camera, apply_lighting, apply_tube_mask, draw_camera,
+from vcl_core.data.perturb import (apply_blur, apply_camera, apply_lighting, apply_tube_mask, draw_camera,
                                     draw_lighting, draw_tube_mask)
 
 # the synthetic preset's sampling (vcl_core/train/presets/synthetic.yaml): two 8-frame clips of

@@ -48,7 +48,7 @@ except ImportError:  # on Colab: install the package (and its notebook extras) f
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vcl_core.data.sampling import ViewSpec, cvrl_gap, sample_negative_starts, sample_starts, window_indices
+from vcl_core.data.views import ViewSpec, cvrl_gap, sample_negative_starts, sample_starts, window_indices
 from vcl_core.experiment import REFERENCE, compare, notebook_setup, save_results, summarize
 from vcl_core.viz import factor_bars, savefig
 
@@ -58,7 +58,7 @@ exp = ctx.experiment(base=REFERENCE)  # ablations vary one thing around the refe
 # %% [markdown]
 # ## How CVRL draws the gap between two clips
 # With `M` frames of room, the gap `d` has density `p(d) = 2 (1 - d/M) / M`: near clips are
-# likely, far ones possible. `vcl_core.data.sampling.cvrl_gap` draws it by inverting the CDF.
+# likely, far ones possible. `vcl_core.data.views.cvrl_gap` draws it by inverting the CDF.
 
 # %%
 rng = np.random.default_rng(0)

@@ -52,7 +52,7 @@ import torch
 
 from vcl_core.data import load_index, read_frames
 from vcl_core.data.augment import center_view
-from vcl_core.data.sampling import ViewSpec, window_indices
+from vcl_core.data.views import ViewSpec, window_indices
 from vcl_core.experiment import REFERENCE, compare, notebook_setup, save_results, summarize
 from vcl_core.models import summary
 from vcl_core.train import load_run
@@ -60,6 +60,33 @@ from vcl_core.viz import factor_bars, savefig
 
 ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
 exp = ctx.experiment(base=REFERENCE)  # ablations vary one thing around the reference recipe
+
+# %% [markdown]
+# ## The encoder on a toy clip
+# The *fast* pathway reads every frame (as frame differences, `model.fast_input=diff`) with
+# few channels (`beta` times the slow width); the *slow* pathway reads every `alpha`-th frame
+# with many channels. After each stage a lateral connection adds the fast features, strided
+# in time to the slow rate, into the slow pathway; the fusion then joins both streams' time
+# tokens into one embedding whose first part is the fast stream's. Change `alpha`, `beta` or
+# `fusion` and rerun: the shapes follow.
+
+# %%
+from vcl_core.models import FastSlowConfig, FastSlowEncoder
+
+toy = FastSlowEncoder(FastSlowConfig(widths=(8, 16, 32), alpha=4, beta=0.5, fusion="concat")).eval()
+x = torch.randn(2, 3, 16, 32, 32)  # (batch, RGB, frames, height, width)
+with torch.no_grad():
+    fast_tok, slow_tok = toy.tokens(x)
+    emb = toy(x)
+print(f"fast tokens {tuple(fast_tok.shape)}: one per frame; slow tokens {tuple(slow_tok.shape)}: one per {toy.cfg.alpha} frames")
+print(f"embedding {tuple(emb.shape)}: fast part {toy.stream_slice('fast')}, slow part {toy.stream_slice('slow')}")
+# the lateral connections at work: change only frames the slow pathway never reads (1, 2, 3, 5, ...)
+x2 = x.clone()
+x2[:, :, [i for i in range(16) if i % toy.cfg.alpha]] += 1.0
+with torch.no_grad():
+    _, slow_tok2 = toy.tokens(x2)
+print(f"slow tokens moved by {float((slow_tok2 - slow_tok).abs().max()):.3f} through the lateral connections "
+      "(0 without them: model.lateral=false)")
 
 # %% [markdown]
 # ## Five encoders, one recipe

@@ -58,6 +58,28 @@ ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
 exp = ctx.experiment(base=REFERENCE)  # ablations vary one thing around the reference recipe
 
 # %% [markdown]
+# ## What each temporal augmentation does to a clip
+# Augmentations are drawn once per clip and applied to every frame alike (a crop that moved
+# from frame to frame would add motion that is not in the video). The index-level ones act
+# before decoding, on the source frame numbers a clip reads: below, the same 8-frame window
+# (source frames 10, 12, ..., 24) under each of them. A dropped frame repeats the previous kept
+# one, so the clip keeps its length; reversal and shuffling reorder it (the reference recipe
+# uses the reversed clip as a *negative*, never as an augmentation).
+
+# %%
+import numpy as np
+
+from vcl_core.data import TemporalAugmentConfig
+from vcl_core.data.temporal_augment import apply_frame_params, draw_frame_params
+
+window = np.arange(10, 26, 2)
+for name, cfg in {"none": TemporalAugmentConfig(), "drop 30%": TemporalAugmentConfig(drop_p=0.3),
+                  "reverse": TemporalAugmentConfig(reverse_p=1.0), "shuffle": TemporalAugmentConfig(shuffle_p=1.0),
+                  "shuffle 4 chunks": TemporalAugmentConfig(shuffle_p=1.0, shuffle_chunks=4)}.items():
+    params = draw_frame_params(np.random.default_rng(0), cfg, len(window))
+    print(f"{name:>17}: {apply_frame_params(window, params)}")
+
+# %% [markdown]
 # ## Variants
 
 # %%

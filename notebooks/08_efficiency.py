@@ -59,6 +59,23 @@ exp = ctx.experiment(base=REFERENCE)  # ablations vary one thing around the refe
 BENCH = Path("..") / "bench" / "results"
 
 # %% [markdown]
+# ## Where the compute goes, on a toy encoder
+# `vcl_core.models.summary` runs the model once and counts parameters and forward FLOPs per
+# module. The fast pathway reads `alpha` times more frames than the slow one with `beta` of its
+# channels; a convolution's cost grows with input times output channels and with its temporal
+# kernel, so a fast stage costs about `alpha * beta**2 * (its temporal kernel / the slow one's)`
+# times the slow stage (3 / 1 in the early stages, where the slow pathway looks at single
+# frames). Change `beta` and rerun.
+
+# %%
+from vcl_core.models import FastSlowConfig, FastSlowEncoder, summary
+
+for beta in (0.25, 0.5):
+    s = summary(FastSlowEncoder(FastSlowConfig(widths=(16, 32, 64), beta=beta)), (1, 3, 16, 32, 32), depth=1)
+    print(f"beta {beta}: {s.total_params / 1e3:.0f} k parameters, {s.flops_per_sample / 1e6:.0f} MFLOPs per clip")
+    print(s)
+
+# %% [markdown]
 # ## Shared or separate parameters across scales, light or heavy heads
 # `shared` is the reference recipe: one backbone embeds the whole-video views and the short
 # clips. `separate` gives the long views their own, identically shaped backbone (twice the

@@ -65,6 +65,22 @@ ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)
 exp = ctx.experiment(base=REFERENCE)
 
 # %% [markdown]
+# ## A recipe is a configuration
+# Every candidate below is the reference recipe plus a few `key=value` overrides; the named
+# recipes of the literature are presets of the same objective (`method=moco` on the command
+# line expands to the MoCo preset). Printing what an override list changes is the quickest way
+# to read a recipe:
+
+# %%
+from vcl_core.train import load_config
+
+base = load_config("synthetic").to_dict()
+for recipe in (["method=moco"], ["method=tclr"], ["method.aux.gap=0.5"]):
+    cfg = load_config("synthetic", recipe).to_dict()
+    changed = {f"{sec}.{k}": v for sec in cfg for k, v in cfg[sec].items() if base[sec].get(k) != v}
+    print(" ".join(recipe), "->", changed)
+
+# %% [markdown]
 # ## The candidates, four seeds each
 # Every candidate is written as its change to the reference recipe, so its runs are the same
 # runs (same config, same cache entry) as in the notebook it comes from.

@@ -10,7 +10,7 @@ from vcl_core.eval import (FeatureBank, RobustnessConfig, TemporalConfig, extrac
                            protocol_view)
 from vcl_core.eval.generalisation import generalisation_block
 from vcl_core.eval.suite import diagnostics_block
-from vcl_core.eval.temporal import probe_windows, temporal_block, variant_windows
+from vcl_core.eval.sensitivity import probe_windows, temporal_block, variant_windows
 
 VIEW = dict(num_frames=4, stride=1, crop_size=16, num_clips=3, whole_frames=6)
 

@@ -73,3 +73,20 @@ def test_bad_inputs_raise(views):
         multiscale_info_nce({"short": [torch.randn(5, 6), torch.randn(4, 6)]})
     with pytest.raises(ValueError, match="empty"):
         multiscale_info_nce({})
+
+
+def test_momentum_keys_and_per_key_negatives_match_the_reference(views):
+    """MoCo-style keys from another network, and negatives that belong to one key (that clip
+    played backwards) placed before the scale's shared ones."""
+    g = torch.Generator().manual_seed(22)
+    z = views["short"]
+    keys = [torch.randn(5, 6, generator=g) for _ in z]
+    own = {0: torch.randn(5, 6, generator=g), 2: torch.randn(5, 6, generator=g)}
+    queue = torch.randn(7, 6, generator=g)
+    _, terms = multiscale_info_nce({"short": z}, 0.1, keys_by_scale={"short": keys},
+                                   key_negatives={"short": own}, extra_negatives={"short": queue})
+    pairs = [(a, b) for a in range(3) for b in range(3) if a != b]
+    want = sum(reference_info_nce(z[a], keys[b], 0.1,
+                                  extra_negatives=torch.cat([own[b], queue]) if b in own else queue)
+               for a, b in pairs) / len(pairs)
+    assert close(terms["short"], want)

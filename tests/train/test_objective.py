@@ -151,3 +151,14 @@ def test_the_supervised_ceiling_trains_on_whole_video_views_only(tiny_bench, tin
     views = build_train_dataset(cfg, records, ["order"]).sampling.views
     assert views and all(v.whole for v in views)
     assert [v.shape[2] for v in batch["views"]] == [cfg.data.long_frames] * cfg.data.long_views
+
+
+def test_a_batch_cut_for_other_views_is_rejected(tiny_bench, tiny_overrides):
+    cfg, obj, batch = _setup(tiny_bench, tiny_overrides, [])
+    other = build_objective(load_config("synthetic", [f"data.root={tiny_bench}", "data.intra_negatives=1"]))
+    assert other.layout.negative == (4,) and obj.layout.negative == ()
+    with pytest.raises(ValueError, match="view layout"):
+        other(batch)
+    short = dict(batch, views=[v[:, :, :2] for v in batch["views"]])
+    with pytest.raises(ValueError, match="does not match its view layout"):
+        obj(short)

@@ -76,3 +76,14 @@ def test_a_task_written_outside_the_package_trains(tiny_bench, tiny_overrides):
         assert obj.tasks["brightness_test"].head.weight.grad.abs().sum() > 0
     finally:
         del TASKS["brightness_test"]
+
+
+def test_camera_targets_are_of_order_one(tiny_bench, tiny_overrides):
+    """Camera velocities are hundredths of the frame per frame; regressed as they are, the loss
+    and its gradients are ~1e-4 and the task teaches nothing (it did, before the scale)."""
+    cfg, obj, batch = _objective(tiny_bench, tiny_overrides, ["temporal.camera_p=1", "method.aux.camera=1"])
+    task = obj.tasks["camera"]
+    pan = task.scale * batch["camera"][:, obj.layout.short[0], :2]
+    assert 0.2 < float(pan.abs().max()) <= 100 * cfg.temporal.camera_pan
+    _, logs = obj(batch)
+    assert logs["loss_camera"] > 0.05

@@ -8,10 +8,10 @@ from pathlib import Path
 from .augment import AugmentConfig
 from .cache import DecodeSource, FrameCache, FrameSource, ProbeStore
 from .check import CheckReport, FileCheck, check_dataset, check_file, check_records
-from .dataset import ContrastiveVideoDataset, SamplingConfig, collate_views
+from .dataset import ContrastiveVideoDataset, collate_views
 from .decode import VideoDecodeError, VideoInfo, probe_video, read_frames
 from .index import VideoIndex, VideoRecord, detect_format, load_index
-from .sampling import ClipTooShort, ViewSpec
+from .views import ClipTooShort, SamplingConfig, ViewLayout, ViewSpec
 from .samplers import EpochSampler
 from .temporal_augment import TemporalAugmentConfig, TemporalParams
 from .tracks import load_camera_tracks
@@ -39,5 +39,5 @@ def make_source(root: str, short_side: int, cache: bool = True, cache_dir: str =
 __all__ = ["AugmentConfig", "DecodeSource", "FrameCache", "FrameSource", "ProbeStore", "ContrastiveVideoDataset",
            "SamplingConfig", "collate_views", "VideoDecodeError", "VideoInfo",
            "probe_video", "read_frames", "VideoIndex", "VideoRecord", "detect_format", "load_index",
-           "ClipTooShort", "ViewSpec", "EpochSampler", "make_source", "TemporalAugmentConfig", "TemporalParams",
+           "ClipTooShort", "ViewLayout", "ViewSpec", "EpochSampler", "make_source", "TemporalAugmentConfig", "TemporalParams",
            "load_camera_tracks", "CheckReport", "FileCheck", "check_dataset", "check_file", "check_records"]

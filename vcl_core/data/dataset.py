@@ -11,7 +11,6 @@ failure travels with the sample (``failures``) so the training loop can count an
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -21,57 +20,10 @@ from .augment import AugmentConfig, apply_spatial_views, draw_spatial
 from .cache import FrameSource
 from .decode import VideoDecodeError
 from .index import VideoRecord
-from .sampling import (POLICIES, SHORT_POLICIES, ClipTooShort, ViewSpec, sample_negative_starts,
-                       sample_starts, window_indices)
-from .temporal import draw_speed
+from .views import ClipTooShort, SamplingConfig, ViewLayout, sample_negative_starts, sample_starts, window_indices
+from .perturb import draw_speed
 from .temporal_augment import apply_clip_params, apply_frame_params, draw_clip_params, draw_frame_params
 from .tracks import recorded_camera_label
-
-
-@dataclass(frozen=True)
-class SamplingConfig:
-    """How a training sample is cut from a video.
-
-    Args:
-        views: the views of one sample (two for SimCLR-style pairs; any number, at any
-            temporal scale, each with its own temporal and spatial augmentation).
-        policy: positive policy, see :mod:`vcl_core.data.sampling`.
-        min_gap, max_gap: gap limits in source frames (``range``; ``max_gap`` also caps ``cvrl``).
-        short: what to do with videos shorter than a view: ``loop`` (wrap around), ``pad``
-            (repeat the last frame) or ``skip`` (replace the video by another, counted as a
-            failure).
-        max_retries: replacement attempts before an item gives up.
-        intra_negatives: K windows of the same video, disjoint from each other and from the
-            positive clips, appended after the views (TCLR local-local negatives). They copy
-            the first clip view (frames, stride, speed, augmentations). A video without room
-            for them is replaced like a too-short one.
-    """
-
-    views: tuple[ViewSpec, ...] = (ViewSpec(), ViewSpec())
-    policy: str = "cvrl"
-    min_gap: int = 0
-    max_gap: int | None = None
-    short: str = "loop"
-    max_retries: int = 10
-    intra_negatives: int = 0
-
-    def __post_init__(self) -> None:
-        if not self.views:
-            raise ValueError("SamplingConfig needs at least one view")
-        if self.policy not in POLICIES:
-            raise ValueError(f"unknown positive policy {self.policy!r}; choose one of {POLICIES}")
-        if self.short not in SHORT_POLICIES:
-            raise ValueError(f"unknown short-video policy {self.short!r}; choose one of {SHORT_POLICIES}")
-        if self.intra_negatives < 0:
-            raise ValueError(f"intra_negatives must be >= 0, got {self.intra_negatives}")
-        if self.intra_negatives and all(v.whole for v in self.views):
-            raise ValueError("intra_negatives copy the first clip view, but every view is whole-video; "
-                             "add a clip view (whole=False)")
-
-    @property
-    def num_views(self) -> int:
-        """Views per item, intra-video negatives included."""
-        return len(self.views) + self.intra_negatives
 
 
 class ContrastiveVideoDataset(torch.utils.data.Dataset):
@@ -91,20 +43,17 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
     Item keys (V = views + intra-video negatives):
 
     ``views``           list of V float ``(C, T_v, H, W)``
+    ``layout``          the :class:`~vcl_core.data.views.ViewLayout`: which view is a whole-video
+                        view, a clip view or a negative window (the same for every item)
     ``index``           the item asked for; ``video`` the record index actually used
     ``video_id``        that record's id; ``video_frames`` its frame count
-    ``starts``          long ``(V,)`` start frame of each view; ``gap`` signed gap between the
-                        first two clip views (source frames)
+    ``gap``             signed gap between the first two clip views (source frames)
     ``windows``         long ``(V, 2)`` ``[first, last + 1)`` source frames each view covers
     ``frame_indices``   list of V long ``(T_v,)``, the source frame behind each clip frame
                         (after speed, dropping and reordering)
-    ``negative``        bool ``(V,)``, True for intra-video negatives
-    ``speed``           float ``(V,)`` playback speed; ``reversed``, ``shuffled`` bool ``(V,)``;
-                        ``dropped`` long ``(V,)`` frames replaced by their predecessor
-    ``clip_order``      long ``(V,)`` rank of each clip view's start among the clip views (ties
-                        by view position), -1 for whole-video views
+    ``speed``           float ``(V,)`` playback speed
     ``camera``          float ``(V, 4)`` injected camera motion ``(vx, vy, zoom_rate, shake)``
-                        (zeros when none was injected, see :class:`~vcl_core.data.temporal.CameraMotion`)
+                        (zeros when none was injected, see :class:`~vcl_core.data.perturb.CameraMotion`)
     ``camera_recorded`` float ``(V, 2)`` recorded camera velocity per clip frame, NaN if unknown
     ``labels``          class index per label column, -1 when missing
     ``failures``        list of ``"video_id: reason"`` for replaced videos
@@ -127,6 +76,7 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
         self.epoch = 0
         self.label_columns = list(label_columns)
         self.camera_tracks = camera_tracks
+        self.layout: ViewLayout = sampling.layout
         self._anchor = next((i for i, v in enumerate(sampling.views) if not v.whole), None)
         #: records whose file could not be probed in this process -> reason (not retried)
         self.known_bad: dict[int, str] = {}
@@ -204,22 +154,13 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
             group = [i for i, a in enumerate(augs) if a.crop_size == size]
             for i, v in zip(group, apply_spatial_views([clips[i] for i in group], [spatial[i] for i in group], size)):
                 views[i] = v
-        n_pos = len(s.views)
-        clip_views = [i for i, v in enumerate(specs) if not v.whole]
-        order = np.full(len(specs), -1, dtype=np.int64)
-        order[sorted(clip_views, key=lambda i: (starts[i], i))] = np.arange(len(clip_views))
         return {
             "views": views,
-            "starts": torch.tensor(starts, dtype=torch.long),
+            "layout": self.layout,
             "gap": gap,
             "windows": torch.tensor([[int(x.min()), int(x.max()) + 1] for x in wins], dtype=torch.long),
             "frame_indices": [torch.from_numpy(np.asarray(x, dtype=np.int64)) for x in frame_idx],
-            "negative": torch.arange(len(specs)) >= n_pos,
             "speed": torch.tensor(speeds, dtype=torch.float32),
-            "reversed": torch.tensor([p.reversed for p in params]),
-            "shuffled": torch.tensor([p.shuffled for p in params]),
-            "dropped": torch.tensor([int((~p.keep).sum()) for p in params], dtype=torch.long),
-            "clip_order": torch.from_numpy(order),
             "camera": torch.from_numpy(np.stack(cams)),
             "camera_recorded": torch.from_numpy(np.stack(recorded)),
             "video_id": rec.video_id,
@@ -255,9 +196,14 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
 def collate_views(batch: list[dict]) -> dict:
     """Stack a list of items view by view: tensors gain a leading batch dimension ``B``
     (``views[v]`` is ``(B, C, T_v, H, W)``, ``windows`` ``(B, V, 2)``, ``frame_indices[v]``
-    ``(B, T_v)``); ``video_id`` is a list; ``failures`` one flat list."""
+    ``(B, T_v)``); ``video_id`` is a list; ``failures`` one flat list; ``layout`` the items'
+    common :class:`~vcl_core.data.views.ViewLayout`."""
     n_views = len(batch[0]["views"])
+    layout = batch[0]["layout"]
+    if any(b["layout"] != layout for b in batch):
+        raise ValueError("collate_views: the items of a batch have different view layouts")
     out = {
+        "layout": layout,
         "views": [torch.stack([b["views"][v] for b in batch]) for v in range(n_views)],
         "frame_indices": [torch.stack([b["frame_indices"][v] for b in batch]) for v in range(n_views)],
         "index": torch.tensor([b["index"] for b in batch]),
@@ -267,7 +213,6 @@ def collate_views(batch: list[dict]) -> dict:
         "video_id": [b["video_id"] for b in batch],
         "failures": [f for b in batch for f in b["failures"]],
     }
-    for key in ("starts", "windows", "negative", "speed", "reversed", "shuffled", "dropped", "clip_order",
-                "camera", "camera_recorded", "labels"):
+    for key in ("windows", "speed", "camera", "camera_recorded", "labels"):
         out[key] = torch.stack([b[key] for b in batch])
     return out

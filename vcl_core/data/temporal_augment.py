@@ -1,4 +1,4 @@
-"""Per-view temporal augmentation: which perturbations of :mod:`vcl_core.data.temporal` a view
+"""Per-view temporal augmentation: which perturbations of :mod:`vcl_core.data.perturb` a view
 goes through, drawn once per clip, and the pretext labels they leave behind.
 
 A view's :class:`TemporalAugmentConfig` is applied in three stages by the dataset:
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .temporal import (CameraMotion, LightingDrift, apply_camera, apply_drop, apply_lighting, apply_permutation,
+from .perturb import (CameraMotion, LightingDrift, apply_camera, apply_drop, apply_lighting, apply_permutation,
                        apply_tube_mask, draw_camera, draw_drop, draw_lighting, draw_order, draw_tube_mask)
 
 

@@ -3,7 +3,7 @@
 The synthetic benchmark (:mod:`vcl_core.data.synthetic`) writes each frame's camera offset
 (``cam_x``, ``cam_y``, in pixels) to ``frames.csv``. :func:`load_camera_tracks` turns that file
 into one ``(N, 2)`` array per video in fractions of the frame size, the unit the injected
-camera motion of :mod:`vcl_core.data.temporal` uses, so both labels can be compared or summed.
+camera motion of :mod:`vcl_core.data.perturb` uses, so both labels can be compared or summed.
 """
 from __future__ import annotations
 

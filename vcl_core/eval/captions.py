@@ -39,7 +39,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .bank import FeatureBank
+from .feature_bank import FeatureBank
 
 TEMPLATE = "a {shape} whose texture drifts {direction}, moving {phase1}, then {phase2}, then {phase3}"
 DIRECTION_WORDS = {"drift_left": "left", "drift_right": "right", "drift_up": "up", "drift_down": "down"}

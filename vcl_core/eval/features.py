@@ -28,7 +28,7 @@ import torch
 
 from ..data import FrameSource, VideoDecodeError, VideoRecord, ViewSpec
 from ..data.augment import center_view
-from ..data.sampling import ClipTooShort, eval_windows
+from ..data.views import ClipTooShort, eval_windows
 
 #: every view a feature can summarise (see the module docstring)
 VIEWS = ("clip", "clips", "whole", "video_model")

@@ -35,7 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .bank import FeatureBank
+from .feature_bank import FeatureBank
 from .features import ClipWindowsDataset
 from .probes import encode_labels
 

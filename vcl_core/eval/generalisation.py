@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bank import FeatureBank
+from .feature_bank import FeatureBank
 from .probes import knn_top1
 
 META_COLUMN = "meta_combo_seen"

@@ -7,7 +7,7 @@ test set), and the usual evaluation windows are laid on the perturbed video. The
 clean accuracy, perturbed accuracy and ``drop = clean - perturbed`` per view and label column.
 
 =============  =====================================================================
-perturbation   what happens to the whole test video (from :mod:`vcl_core.data.temporal`)
+perturbation   what happens to the whole test video (from :mod:`vcl_core.data.perturb`)
 =============  =====================================================================
 lighting       gain and contrast ramp linearly from one random level in ``1 +- s`` at
                the first frame to another at the last (``apply_lighting``)
@@ -28,9 +28,9 @@ from functools import partial
 import numpy as np
 import torch
 
-from ..data.temporal import (apply_camera, apply_drop, apply_lighting, draw_camera, draw_drop, draw_lighting,
+from ..data.perturb import (apply_camera, apply_drop, apply_lighting, draw_camera, draw_drop, draw_lighting,
                              resample_clip)
-from .bank import FeatureBank
+from .feature_bank import FeatureBank
 from .features import VideoTransform
 from .probes import knn_top1
 

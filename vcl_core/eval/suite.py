@@ -9,14 +9,14 @@ block           module                                  needs
 ==============  ======================================  ===========================================
 probes          :mod:`vcl_core.eval.probes`             a label column
 finetune        :mod:`vcl_core.eval.finetune`           a label column
-temporal        :mod:`vcl_core.eval.temporal`           clips of >= 3 frames
+temporal        :mod:`vcl_core.eval.sensitivity`           clips of >= 3 frames
 robustness      :mod:`vcl_core.eval.robustness`         a label column
 generalisation  :mod:`vcl_core.eval.generalisation`     a label column and ``meta_combo_seen`` 0/1
 diagnostics     :mod:`vcl_core.eval.diagnostics`        nothing
 captioning      :mod:`vcl_core.eval.captions`           the ``shape``, ``motion``, ``order`` columns
 ==============  ======================================  ===========================================
 
-Videos are encoded once per view and condition (:class:`~vcl_core.eval.bank.FeatureBank`), so
+Videos are encoded once per view and condition (:class:`~vcl_core.eval.feature_bank.FeatureBank`), so
 asking for several blocks costs little more than the most expensive one.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ..data import FrameSource, VideoIndex
-from .bank import FeatureBank, LabelledSplits
+from .feature_bank import FeatureBank, LabelledSplits
 from .captions import CAPTION_COLUMNS, CaptionConfig, captioning_block
 from .diagnostics import alignment, representation_report
 from .features import PROTOCOLS, VIEWS
@@ -37,7 +37,7 @@ from .generalisation import META_COLUMN, generalisation_block, seen_flags
 from .probes import LinearProbe, chance_level, encode_labels, fit_linear_probe, knn_top1, retrieval_recall
 from .robustness import RobustnessConfig, robustness_block
 from .schema import BLOCKS, PROTOCOL_DOCS, SCHEMA, records
-from .temporal import TemporalConfig, temporal_block
+from .sensitivity import TemporalConfig, temporal_block
 
 LABEL_BLOCKS = ("probes", "finetune", "robustness", "generalisation", "captioning")
 
@@ -170,7 +170,7 @@ def evaluate_encoder(encoder: torch.nn.Module, index: VideoIndex, source: FrameS
         finetune, temporal, robustness, captioning: each block's settings.
         seed: seeds perturbed test sets, fine-tuning, the caption decoder and subsampling.
         precise_bn: embed every view with BatchNorm statistics recomputed on that view of the
-            train split (see :class:`~vcl_core.eval.bank.FeatureBank`).
+            train split (see :class:`~vcl_core.eval.feature_bank.FeatureBank`).
 
     Returns:
         The results dict (see :mod:`vcl_core.eval.schema`).

@@ -12,8 +12,8 @@ Loss"). Cross-scale alignment lives in :mod:`vcl_core.losses.crossscale`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
-from collections.abc import Mapping
 
 import torch
 
@@ -33,12 +33,17 @@ def multiscale_info_nce(views_by_scale: Mapping[str, list[torch.Tensor]],
                         temperature: float | torch.Tensor | Mapping[str, float | torch.Tensor] = 0.1,
                         weights: Mapping[str, float] | None = None,
                         extra_negatives: Mapping[str, torch.Tensor] | None = None,
+                        keys_by_scale: Mapping[str, list[torch.Tensor]] | None = None,
+                        key_negatives: Mapping[str, Mapping[int, torch.Tensor]] | None = None,
+                        loss_fn: Callable[..., torch.Tensor] = info_nce,
                         **info_nce_options: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Weighted sum over scales of the mean InfoNCE over all ordered view pairs of that scale.
 
     For scale ``s`` with views ``z_1 .. z_V`` (each ``(B, D)``, row ``i`` from video ``i``):
-    ``L_s = mean_{a != b} info_nce(z_a, z_b, t_s, extra_negatives=E_s)`` and the total is
-    ``sum_s w_s L_s``.
+    ``L_s = mean_{a != b} info_nce(z_a, k_b, t_s, extra_negatives=[N_b; E_s])`` and the total is
+    ``sum_s w_s L_s``, where the keys ``k`` are the views themselves unless ``keys_by_scale``
+    gives others (a momentum encoder's), ``N_b`` are the negatives that belong to key ``b``
+    (e.g. that clip played backwards) and ``E_s`` those shared by the scale (its queue).
 
     Args:
         views_by_scale: scale name -> list of ``V >= 2`` embeddings ``(B, D)``; ``B`` and
@@ -49,8 +54,14 @@ def multiscale_info_nce(views_by_scale: Mapping[str, list[torch.Tensor]],
             mean). Scales with weight 0 are still computed and reported.
         extra_negatives: scale name -> ``(E, D)`` negatives for that scale (e.g. its
             :class:`KeyQueue`), shared by every pair; scales left out get none.
-        **info_nce_options: forwarded to every :func:`info_nce` call (e.g.
-            ``hard_negative_beta``); per-row masks must then fit every scale.
+        keys_by_scale: scale name -> the keys, one per view, when they are not the views
+            (MoCo: queries from the online network, keys from the momentum encoder).
+        key_negatives: scale name -> {view index ``b`` -> ``(N, D)``}: negatives added to
+            every pair whose key is view ``b``, before the scale's shared ones (the same ``N``
+            for every key of a scale, so that masks over the columns fit every pair).
+        loss_fn: the InfoNCE to call (:func:`info_nce`, or ``distributed_info_nce`` under DDP).
+        **info_nce_options: forwarded to every ``loss_fn`` call (e.g. ``hard_negative_beta``,
+            a ``false_negative_mask`` over the columns); per-row masks must then fit every scale.
 
     Returns:
         ``(total, terms)``: the scalar total and a dict scale -> its unweighted ``L_s``.
@@ -87,9 +98,15 @@ def multiscale_info_nce(views_by_scale: Mapping[str, list[torch.Tensor]],
                              "(drop the scale or sample more views of it)")
         if any(v.shape != z[0].shape for v in z):
             raise ValueError(f"views of scale {s!r} must share one shape, got {[tuple(v.shape) for v in z]}")
+        keys = (keys_by_scale or {}).get(s, z)
+        own = (key_negatives or {}).get(s, {})
         pairs = [(a, b) for a in range(len(z)) for b in range(len(z)) if a != b]
-        term = sum(info_nce(z[a], z[b], temps[s], extra_negatives=negs.get(s), **info_nce_options)
-                   for a, b in pairs) / len(pairs)
+        term = 0.0
+        for a, b in pairs:
+            parts = ([own[b]] if b in own else []) + ([negs[s]] if s in negs else [])
+            ex = torch.cat(parts) if len(parts) > 1 else (parts[0] if parts else None)
+            term = term + loss_fn(z[a], keys[b], temps[s], extra_negatives=ex, **info_nce_options)
+        term = term / len(pairs)
         terms[s] = term
         total = total + w[s] * term
     return total, terms

@@ -8,7 +8,7 @@ from .fastslow import (R3D18, FastSlowConfig, FastSlowEncoder, create_fast_slow,
                        fast_slow_r3d18_config, frame_differences)
 from .fusion import AttentionPool, CrossAttention, Fusion, MeanPool, SegmentPool, TemporalProfilePool, pool_width
 from .heads import PredictorHead, ProjectionHead, mlp
-from .memory import ClipMemory, ClipMemoryConfig
+from .clip_memory import ClipMemory, ClipMemoryConfig
 from .multiscale import MultiScaleEncoder
 from .summary import ModelSummary, summary
 

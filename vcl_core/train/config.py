@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from ..data.augment import AugmentConfig
-from ..data.sampling import JITTERS
+from ..data.views import JITTERS, SamplingConfig, ViewSpec
 from ..data.temporal_augment import TemporalAugmentConfig
 from ..models.fastslow import FastSlowConfig
 
@@ -565,3 +565,21 @@ def config_from_dict(d: dict) -> Config:
 
 def save_config(cfg: Config, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+
+def sampling_config(cfg: Config) -> SamplingConfig:
+    """The views of a training sample that ``cfg.data`` describes: ``data.long_views``
+    whole-video views, then ``data.num_views`` clip views, then ``data.intra_negatives`` other
+    windows. The one translation from the flat config to :class:`~vcl_core.data.SamplingConfig`;
+    its :attr:`~vcl_core.data.SamplingConfig.layout` is what the objective reads.
+    """
+    d, t = cfg.data, cfg.temporal
+    # whole-video views share the clips' lighting drift (the only temporal augmentation that
+    # makes sense for a view spanning the video): a brightness trend then tells nothing about
+    # which way the video plays, and the order of events must be read from the events
+    whole = TemporalAugmentConfig(lighting_p=t.lighting_p, lighting_strength=t.lighting_strength)
+    views = tuple([ViewSpec(d.long_frames, 1, whole=True, jitter=d.long_jitter, temporal=whole)] * d.long_views
+                  + [ViewSpec(d.num_frames, d.stride, temporal=t)] * d.num_views)
+    return SamplingConfig(views=views, policy=d.policy, min_gap=d.min_gap,
+                          max_gap=None if d.max_gap < 0 else d.max_gap, short=d.short,
+                          intra_negatives=d.intra_negatives)

@@ -23,13 +23,11 @@ from pathlib import Path
 import torch
 import yaml
 
-from ..data import (ContrastiveVideoDataset, EpochSampler, SamplingConfig, ViewSpec, collate_views, load_index,
-                    make_source)
-from ..data.temporal_augment import TemporalAugmentConfig
+from ..data import ContrastiveVideoDataset, EpochSampler, collate_views, load_index, make_source
 from ..data.tracks import load_camera_tracks
 from ..progress import progress_bar
 from .checkpoint import atomic_save, load_checkpoint, rng_state, set_rng_state
-from .config import Config, config_from_dict, save_config
+from .config import Config, config_from_dict, sampling_config, save_config
 from .logging import MetricsLogger
 from .syncbn import convert_sync_batchnorm
 from .objective import RECIPES, build_objective
@@ -37,16 +35,7 @@ from .objective import RECIPES, build_objective
 
 def build_train_dataset(cfg: Config, records, label_columns=()) -> ContrastiveVideoDataset:
     d = cfg.data
-    # whole-video views share the clips' lighting drift (the only temporal augmentation that
-    # makes sense for a view spanning the video): a brightness trend then tells nothing about
-    # which way the video plays, and the order of events must be read from the events
-    t = cfg.temporal
-    whole = TemporalAugmentConfig(lighting_p=t.lighting_p, lighting_strength=t.lighting_strength)
-    views = tuple([ViewSpec(d.long_frames, 1, whole=True, jitter=d.long_jitter, temporal=whole)] * d.long_views
-                  + [ViewSpec(d.num_frames, d.stride, temporal=cfg.temporal)] * d.num_views)
-    sampling = SamplingConfig(views=views, policy=d.policy, min_gap=d.min_gap,
-                              max_gap=None if d.max_gap < 0 else d.max_gap, short=d.short,
-                              intra_negatives=d.intra_negatives)
+    sampling = sampling_config(cfg)
     source = make_source(d.root, d.short_side, d.cache, d.cache_dir, d.backend)
     tracks = None
     if cfg.method.aux.get("camera", 0) > 0 and cfg.temporal.camera_p == 0:

@@ -38,10 +38,10 @@ import torch.nn.functional as F
 
 from ..losses import (KeyQueue, LearnedTemperature, MemoryBank, MomentumEncoder, TemperatureSchedule, byol_loss,
                       cosine_momentum, distributed_info_nce, gather_with_grad, info_nce, is_distributed,
-                      time_aligned_global_local)
+                      multiscale_info_nce, time_aligned_global_local)
 from ..eval.diagnostics import effective_rank, embedding_std
 from ..models import ClipMemory, FastSlowEncoder, PredictorHead, ProjectionHead
-from .config import Config
+from .config import Config, sampling_config
 from .tasks import TaskInputs, build_tasks
 
 CONTRASTIVE = ("simclr", "cvrl", "moco", "bank", "byol", "tclr", "vcl")
@@ -106,7 +106,7 @@ class VideoObjective(nn.Module):
     def __init__(self, cfg: Config, num_videos: int = 0):
         super().__init__()
         self.cfg = cfg
-        m, d = cfg.method, cfg.data
+        m = cfg.method
         self.name = m.name
         self.encoder = FastSlowEncoder(cfg.model)
         # separate parameters for the long views when scales are not shared
@@ -116,9 +116,11 @@ class VideoObjective(nn.Module):
         if m.fast_contrast > 0:
             fast = self.encoder.stream_slice("fast")
             self.fast_projector = ProjectionHead(fast.stop - fast.start, m.proj_hidden, m.proj_dim, m.proj_layers)
-        self.long_ids = list(range(d.long_views))
-        self.short_ids = list(range(d.long_views, d.long_views + d.num_views))
-        self.neg_ids = list(range(d.long_views + d.num_views, d.long_views + d.num_views + d.intra_negatives))
+        # the views a batch holds, as sampling lays them out (checked against every batch's own)
+        self.layout = sampling_config(cfg).layout
+        self.long_ids = list(self.layout.long)
+        self.short_ids = list(self.layout.short)
+        self.neg_ids = list(self.layout.negative)
         self.scales = {k: v for k, v in (("long", self.long_ids), ("short", self.short_ids)) if len(v) >= 2}
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
         self.total_steps = 1
@@ -185,6 +187,15 @@ class VideoObjective(nn.Module):
         if self.target_net is not None:
             self.target_net.update(cosine_momentum(step, total_steps, self.cfg.method.momentum, 1.0))
 
+    def _check_layout(self, batch: dict) -> None:
+        """The batch must carry the view layout this objective was built for."""
+        layout = batch.get("layout")
+        if layout != self.layout:
+            raise ValueError(f"the batch's view layout {layout} is not the one the objective was built for "
+                             f"({self.layout}): build the dataset and the objective from the same config "
+                             "(vcl_core.train.sampling_config)")
+        layout.check(batch["views"])
+
     # ------------------------------------------------------------------ forward
     def encode_all(self, clips: list[tuple[torch.Tensor, bool]]) -> list[torch.Tensor]:
         """Backbone features of many clip batches ``(x (B, 3, T, H, W), long)``, with one encoder
@@ -204,6 +215,7 @@ class VideoObjective(nn.Module):
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
         m = self.cfg.method
         views = batch["views"]
+        self._check_layout(batch)
         tau = self.temperature()
         logs: dict[str, float] = {}
         h: dict[int, torch.Tensor] = {}
@@ -266,7 +278,7 @@ class VideoObjective(nn.Module):
             term = self._global_local(tokens, z, batch, tau)
             logs["loss_global_local"] = float(term.detach())
             total = total + m.global_local * term
-        inputs = TaskInputs(views, h, batch, self.long_ids, self.short_ids, self.neg_ids)
+        inputs = TaskInputs(views, h, batch, self.layout)
         for name, task in self.tasks.items():
             term = task(inputs)
             logs[f"loss_{name}"] = float(term.detach())
@@ -305,32 +317,26 @@ class VideoObjective(nn.Module):
             keys = {b: self.target(views[b]) for b in ids}
         else:
             keys = z
-        # per-row negatives (other windows of each video, the keys played backwards) are local to
-        # this process: gathered like the keys, so every process sees the global batch's negatives
-        local = [z[i] for i in self.neg_ids] if scale == "short" else []  # other windows of each video
+        # per-key negatives (the key played backwards) and the other windows of each video are
+        # local to this process: gathered like the keys, so every process sees the global batch's
+        local = [z[i] for i in self.neg_ids] if scale == "short" else []
+        own = {}
+        for pos, b in enumerate(ids):
+            rows = ([temporal[b]] if b in temporal else []) + local
+            if rows:
+                own[pos] = gather_with_grad(torch.cat(rows)) if is_distributed() else torch.cat(rows)
         queue = self.queues[scale] if use_queue and hasattr(self, "queues") and scale in self.queues else None
-        shared = [queue.keys().to(z[ids[0]].dtype)] if queue is not None and len(queue) else []
-        loss, pairs = 0.0, 0
-        for a in ids:
-            for b in ids:
-                if a == b:
-                    continue
-                rows = ([temporal[b]] if b in temporal else []) + local
-                if rows and is_distributed():
-                    rows = [gather_with_grad(torch.cat(rows))]
-                parts = rows + shared
-                ex = torch.cat(parts) if parts else None
-                fn_mask = None
-                if queue is not None and len(queue) and m.mask_same_video:
-                    # keys of the same video in the queue are not negatives
-                    n_local = ex.shape[0] - len(queue)
-                    qmask = queue.false_negative_mask(video, mode="video")
-                    bmask = torch.zeros(len(video), self._columns(video) + n_local, dtype=torch.bool,
-                                        device=video.device)
-                    fn_mask = torch.cat([bmask, qmask.to(bmask.device)], dim=1)
-                loss = loss + distributed_info_nce(z[a], keys[b], tau, extra_negatives=ex, false_negative_mask=fn_mask,
-                                                   hard_negative_beta=m.hard_negative_beta)
-                pairs += 1
+        shared = {scale: queue.keys().to(z[ids[0]].dtype)} if queue is not None and len(queue) else {}
+        options: dict = {"hard_negative_beta": m.hard_negative_beta}
+        if shared and m.mask_same_video:
+            # keys of the same video in the queue are not negatives
+            n_own = next(iter(own.values())).shape[0] if own else 0
+            qmask = queue.false_negative_mask(video, mode="video")
+            bmask = torch.zeros(len(video), self._columns(video) + n_own, dtype=torch.bool, device=video.device)
+            options["false_negative_mask"] = torch.cat([bmask, qmask.to(bmask.device)], dim=1)
+        loss, _ = multiscale_info_nce({scale: [z[i] for i in ids]}, tau, weights={scale: 1.0},
+                                      extra_negatives=shared, keys_by_scale={scale: [keys[i] for i in ids]},
+                                      key_negatives={scale: own}, loss_fn=distributed_info_nce, **options)
         if queue is not None:
             k = keys[ids[1]].detach()
             k_all = gather_with_grad(k) if is_distributed() else k
@@ -343,7 +349,7 @@ class VideoObjective(nn.Module):
             else:
                 zeros = torch.zeros(len(vid_all), device=k.device)
                 queue.enqueue(F.normalize(k_all.float(), dim=1), vid_all, zeros, zeros + 1)
-        return loss / pairs
+        return loss
 
     @staticmethod
     def _columns(video: torch.Tensor) -> int:
@@ -368,7 +374,7 @@ class VideoObjective(nn.Module):
     def _memory(self, h, z, batch, tau) -> torch.Tensor:
         """The memory reads the short clips in time order; its video embedding must pick out
         the same video's long view among the batch (InfoNCE both ways)."""
-        seq = TaskInputs([], h, batch, self.long_ids, self.short_ids, self.neg_ids).time_ordered(
+        seq = TaskInputs([], h, batch, self.layout).time_ordered(
             self.short_ids + self.neg_ids)
         video = self.projector(self.memory(seq))
         long = z[self.long_ids[0]]

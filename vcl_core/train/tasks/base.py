@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 import torch.nn as nn
 
+from ...data.views import ViewLayout
+
 if TYPE_CHECKING:
     from ..config import Config
 
@@ -32,31 +34,32 @@ class TaskInputs:
         views: the batch's views ``(B, 3, T, H, W)`` in the layout's order.
         h: backbone embedding ``(B, D)`` of every view index.
         batch: the collated batch (``windows``, ``gap``, ``speed``, ``camera`` ...).
-        long_ids, short_ids, neg_ids: view indices of the whole-video views, the short clip
-            views and the other windows of the same video.
+        layout: the batch's :class:`~vcl_core.data.ViewLayout` (which view index is a
+            whole-video view, a clip view or another window of the same video).
     """
 
     views: list[torch.Tensor]
     h: dict[int, torch.Tensor]
     batch: dict
-    long_ids: list[int]
-    short_ids: list[int]
-    neg_ids: list[int]
+    layout: ViewLayout
 
     @property
     def clips(self) -> list[int]:
         """Every short clip of the video: the clip views, then the other windows."""
-        return self.short_ids + self.neg_ids
+        return list(self.layout.clips)
 
     @property
     def first_view(self) -> int:
         """The view a single-view task reads: the first short clip, else the first whole view."""
-        return self.short_ids[0] if self.short_ids else self.long_ids[0]
+        return (self.layout.short or self.layout.long)[0]
+
+    def time_order(self, ids: list[int]) -> torch.Tensor:
+        """``(B, K)``: for each video, positions in ``ids`` sorted by where the views start."""
+        return self.batch["windows"][:, list(ids), 0].to(self.h[ids[0]].device).argsort(dim=1)
 
     def time_ordered(self, ids: list[int]) -> torch.Tensor:
         """``(B, K, D)``: the embeddings of views ``ids``, sorted by their start in the video."""
-        dev = self.h[ids[0]].device
-        order = self.batch["windows"][:, ids, 0].to(dev).argsort(dim=1)
+        order = self.time_order(ids)
         stacked = torch.stack([self.h[c] for c in ids], 1)
         return torch.gather(stacked, 1, order[..., None].expand(-1, -1, stacked.shape[2]))
 
@@ -90,4 +93,6 @@ def build_tasks(cfg: Config, dim: int) -> nn.ModuleDict:
 
 def clip_count(cfg: Config) -> int:
     """Short clips per video in a batch: clip views plus other windows."""
-    return cfg.data.num_views + cfg.data.intra_negatives
+    from ..config import sampling_config
+
+    return len(sampling_config(cfg).layout.clips)

@@ -1,6 +1,8 @@
 """Camera motion: regress the clip's camera pan (and zoom, shake when injected). The target is
 either the motion the temporal augmentation injected (``temporal.camera_p > 0``) or the camera
-track recorded with the data (the synthetic benchmark's ``frames.csv``)."""
+track recorded with the data (the synthetic benchmark's ``frames.csv``), in percent of the frame
+per frame: camera velocities are a few hundredths of the frame per frame or less, and a
+regression loss on targets that small has gradients too small to teach anything."""
 from __future__ import annotations
 
 import torch
@@ -12,6 +14,8 @@ from .base import AuxTask, TaskInputs, register
 @register
 class CameraMotion(AuxTask):
     name = "camera"
+    #: targets in percent of the frame (per frame), so that they are of order one
+    scale = 100.0
 
     def __init__(self, cfg, dim: int):
         super().__init__(cfg, dim)
@@ -28,4 +32,4 @@ class CameraMotion(AuxTask):
             target = x.batch["camera_recorded"][:, v].to(dev).float()
             valid = torch.isfinite(target).all(1)
             target = torch.nan_to_num(target)
-        return camera_motion_loss(self.head(x.h[v]), target, valid)
+        return camera_motion_loss(self.head(x.h[v]), self.scale * target, valid)

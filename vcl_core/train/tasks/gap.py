@@ -23,7 +23,7 @@ class TemporalGap(AuxTask):
             ["method.aux.gap needs two clip views at a gap (data.num_views >= 2, data.policy != same)"]
 
     def forward(self, x: TaskInputs) -> torch.Tensor:
-        a, b = x.short_ids[:2]
+        a, b = x.layout.short[:2]
         dev = x.h[a].device
         # each video's own length, not the batch's longest: a per-process batch maximum would
         # give the processes of a DDP run different targets for the same clip

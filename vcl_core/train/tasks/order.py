@@ -24,6 +24,6 @@ class ClipOrder(AuxTask):
 
     def forward(self, x: TaskInputs) -> torch.Tensor:
         three = x.clips[:3]  # in the order sampled
-        order = x.batch["windows"][:, three, 0].to(x.h[three[0]].device).argsort(dim=1)  # positions in time order
+        order = x.time_order(three)  # positions in time order
         label = (self.perms.unsqueeze(0) == order.unsqueeze(1)).all(-1).float().argmax(1)
         return clip_order_loss(self.head(torch.stack([x.h[c] for c in three], 1)), label)

@@ -22,7 +22,7 @@ class PlaybackSpeed(AuxTask):
         return [] if len(cfg.temporal.speeds) >= 2 else ["method.aux.speed needs several temporal.speeds to classify"]
 
     def forward(self, x: TaskInputs) -> torch.Tensor:
-        v = x.short_ids[0]
+        v = x.layout.short[0]
         dev = x.h[v].device
         cls = torch.tensor([self.speeds.index(float(s)) for s in x.batch["speed"][:, v].tolist()], device=dev)
         return playback_speed_loss(self.head(x.h[v]), cls)

@@ -26,9 +26,9 @@ from functools import partial
 import numpy as np
 
 from ..data import ViewSpec
-from ..data.sampling import eval_windows, window_indices
-from ..data.temporal import draw_shuffle, reverse_permutation
-from .bank import FeatureBank
+from ..data.views import eval_windows, window_indices
+from ..data.perturb import draw_shuffle, reverse_permutation
+from .feature_bank import FeatureBank
 from .features import WindowsFn
 from .probes import chance_level, fit_linear_probe, knn_top1
 

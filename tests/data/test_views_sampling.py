@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vcl_core.data.sampling import ClipTooShort, ViewSpec, cvrl_gap, eval_windows, sample_starts, window_indices
+from vcl_core.data.views import ClipTooShort, ViewSpec, cvrl_gap, eval_windows, sample_starts, window_indices
 
 
 def test_cvrl_gap_density_decreases_linearly():
@@ -132,7 +132,7 @@ def test_rho_clips_start_independently_and_uniformly():
 
 
 def test_free_intervals():
-    from vcl_core.data.sampling import free_intervals
+    from vcl_core.data.views import free_intervals
 
     assert free_intervals(20, [(3, 6), (5, 9), (15, 30)]) == [(0, 3), (9, 15)]
     assert free_intervals(10, []) == [(0, 10)]
@@ -140,7 +140,7 @@ def test_free_intervals():
 
 
 def test_negative_windows_are_disjoint_from_each_other_and_the_positives():
-    from vcl_core.data.sampling import sample_negative_starts
+    from vcl_core.data.views import sample_negative_starts
 
     span, n = 8, 64
     seen = set()
@@ -160,7 +160,7 @@ def test_negative_windows_are_disjoint_from_each_other_and_the_positives():
 
 
 def test_negatives_fall_back_to_avoiding_the_anchor_then_give_up():
-    from vcl_core.data.sampling import sample_negative_starts
+    from vcl_core.data.views import sample_negative_starts
 
     rng = np.random.default_rng(0)
     # positives fill the video, the anchor alone leaves room for 2 windows of 8

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from vcl_core.data.temporal import (MASK_FILL, CameraMotion, LightingDrift, apply_blur, apply_camera, apply_drop,
+from vcl_core.data.perturb import (MASK_FILL, CameraMotion, LightingDrift, apply_blur, apply_camera, apply_drop,
                                     apply_lighting, apply_permutation, apply_tube_mask, draw_blur, draw_camera,
                                     draw_drop, draw_lighting, draw_order, draw_shuffle, draw_speed, draw_tube_mask,
                                     hold_indices, resample_clip, reverse_permutation, speed_indices)
@@ -58,7 +58,7 @@ def test_speed_rescales_the_window_about_its_first_frame():
     assert draws == {0.5, 1.0, 2.0}
     with pytest.raises(ValueError, match="positive"):
         speed_indices(w, 0.0, 100)
-    from vcl_core.data.temporal import apply_speed
+    from vcl_core.data.perturb import apply_speed
 
     np.testing.assert_array_equal(apply_speed(w, 2.0, 100), speed_indices(w, 2.0, 100))
     assert torch.equal(apply_speed(clip, 2.0), resample_clip(clip, 2.0))

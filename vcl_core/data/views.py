@@ -23,6 +23,7 @@ function of the seed that made the generator.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -99,6 +100,132 @@ class ViewSpec:
         if self.whole:
             return num_video_frames
         return int(np.floor((self.num_frames - 1) * self.stride + 1e-9)) + 1
+
+
+#: what a view of a training sample is for: a whole-video view, a clip view, or another window
+#: of the same video that serves as a negative (see :class:`ViewLayout`)
+VIEW_KINDS = ("long", "short", "negative")
+
+
+class _LayoutFields(NamedTuple):
+    kinds: tuple[str, ...]
+    frames: tuple[int, ...]
+
+
+class ViewLayout(_LayoutFields):
+    """The contract between sampling and the objective: what each view of a sample is.
+
+    A sample's views come in the order of its :class:`SamplingConfig` (its ``views``, then the
+    ``intra_negatives``); the layout names the kind and length of each, travels with every
+    item and batch (``batch["layout"]``), and is the only thing an objective reads to find
+    its whole-video views, clip views and negatives. (A named tuple, so that collate and
+    device-transfer utilities such as Fabric's pass it through unchanged.)
+
+    Args:
+        kinds: one of :data:`VIEW_KINDS` per view.
+        frames: frames of each view.
+
+    Examples:
+        >>> layout = ViewLayout(("long", "short", "short", "negative"), (16, 8, 8, 8))
+        >>> layout.long, layout.short, layout.negative, layout.clips
+        ((0,), (1, 2), (3,), (1, 2, 3))
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, kinds, frames):
+        kinds, frames = tuple(kinds), tuple(int(f) for f in frames)
+        if len(kinds) != len(frames):
+            raise ValueError(f"ViewLayout: {len(kinds)} kinds for {len(frames)} frame counts")
+        bad = sorted(set(kinds) - set(VIEW_KINDS))
+        if bad:
+            raise ValueError(f"ViewLayout: unknown view kinds {bad}; choose from {VIEW_KINDS}")
+        return super().__new__(cls, kinds, frames)
+
+    def _of(self, kind: str) -> tuple[int, ...]:
+        return tuple(i for i, k in enumerate(self.kinds) if k == kind)
+
+    @property
+    def long(self) -> tuple[int, ...]:
+        """Indices of the whole-video views."""
+        return self._of("long")
+
+    @property
+    def short(self) -> tuple[int, ...]:
+        """Indices of the clip views (the positives at the short scale)."""
+        return self._of("short")
+
+    @property
+    def negative(self) -> tuple[int, ...]:
+        """Indices of the other windows of the same video (intra-video negatives)."""
+        return self._of("negative")
+
+    @property
+    def clips(self) -> tuple[int, ...]:
+        """Every short clip of the video: the clip views, then the other windows."""
+        return self.short + self.negative
+
+    def check(self, views) -> None:
+        """Raise if ``views`` (``(B, C, T, H, W)`` tensors) do not match the layout."""
+        got = tuple(int(v.shape[2]) for v in views)
+        if got != self.frames:
+            raise ValueError(f"batch does not match its view layout: views of {got} frames, layout {self}")
+
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How a training sample is cut from a video.
+
+    Args:
+        views: the views of one sample (two for SimCLR-style pairs; any number, at any
+            temporal scale, each with its own temporal and spatial augmentation).
+        policy: positive policy, see :mod:`vcl_core.data.views`.
+        min_gap, max_gap: gap limits in source frames (``range``; ``max_gap`` also caps ``cvrl``).
+        short: what to do with videos shorter than a view: ``loop`` (wrap around), ``pad``
+            (repeat the last frame) or ``skip`` (replace the video by another, counted as a
+            failure).
+        max_retries: replacement attempts before an item gives up.
+        intra_negatives: K windows of the same video, disjoint from each other and from the
+            positive clips, appended after the views (TCLR local-local negatives). They copy
+            the first clip view (frames, stride, speed, augmentations). A video without room
+            for them is replaced like a too-short one.
+    """
+
+    views: tuple[ViewSpec, ...] = (ViewSpec(), ViewSpec())
+    policy: str = "cvrl"
+    min_gap: int = 0
+    max_gap: int | None = None
+    short: str = "loop"
+    max_retries: int = 10
+    intra_negatives: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.views:
+            raise ValueError("SamplingConfig needs at least one view")
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown positive policy {self.policy!r}; choose one of {POLICIES}")
+        if self.short not in SHORT_POLICIES:
+            raise ValueError(f"unknown short-video policy {self.short!r}; choose one of {SHORT_POLICIES}")
+        if self.intra_negatives < 0:
+            raise ValueError(f"intra_negatives must be >= 0, got {self.intra_negatives}")
+        if self.intra_negatives and all(v.whole for v in self.views):
+            raise ValueError("intra_negatives copy the first clip view, but every view is whole-video; "
+                             "add a clip view (whole=False)")
+
+    @property
+    def layout(self) -> ViewLayout:
+        """What each view of a sample is (whole views ``long``, clip views ``short``, then the
+        ``negative`` windows), in the order the dataset returns them."""
+        kinds = tuple("long" if v.whole else "short" for v in self.views) + ("negative",) * self.intra_negatives
+        first_clip = next((v for v in self.views if not v.whole), None)
+        frames = tuple(v.num_frames for v in self.views) + (first_clip.num_frames if first_clip else 0,) * self.intra_negatives
+        return ViewLayout(kinds, frames)
+
+    @property
+    def num_views(self) -> int:
+        """Views per item, intra-video negatives included."""
+        return len(self.views) + self.intra_negatives
 
 
 def window_indices(start: int, view: ViewSpec, num_video_frames: int, short: str = "loop",

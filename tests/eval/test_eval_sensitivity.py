@@ -6,7 +6,7 @@ import torch
 from eval_helpers import CLIP, TinyConv3d
 from vcl_core.data import ViewSpec
 from vcl_core.eval import FeatureBank, FrameAverageEncoder, TemporalConfig, variant_windows
-from vcl_core.eval.temporal import temporal_block
+from vcl_core.eval.sensitivity import temporal_block
 
 
 def test_variants_are_forward_reversed_shuffled_and_centred_speeds():
