@@ -5,6 +5,10 @@ Prints a table and writes ``bench/results/train.json``:
 * one process: clips/s, step time split into data / forward / backward / optimizer, peak
   memory, model FLOPs utilisation (3x forward FLOPs per step against a measured float32 matmul
   peak on the same machine), for each precision asked for;
+* a reference row measured in the same run: a standard 3D ResNet-18 (R3D-18, Tran et al. 2018,
+  built here from torch alone: torchvision's video models do not load against this torch) trained
+  with cross-entropy on clips of the same size, so the fast/slow encoder's MFU can be read against
+  what a plain, wide 3D CNN gets from the same machine;
 * one vs two processes (DDP, gloo on CPU): clips/s of short ``vcl pretrain`` runs through the
   real CLI and Fabric, read from their ``metrics.csv``.
 
@@ -55,6 +59,66 @@ def matmul_peak(device: str, dtype=torch.float32, n: int = 2048, reps: int = 10)
 def sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
+
+
+class BasicBlock3d(torch.nn.Module):
+    """R3D-18's residual block: two 3x3x3 convolutions with BatchNorm, a 1x1x1 projection
+    when the shape changes."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        nn = torch.nn
+        self.body = nn.Sequential(nn.Conv3d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm3d(cout),
+                                  nn.ReLU(inplace=True), nn.Conv3d(cout, cout, 3, 1, 1, bias=False),
+                                  nn.BatchNorm3d(cout))
+        self.skip = (nn.Identity() if stride == 1 and cin == cout else
+                     nn.Sequential(nn.Conv3d(cin, cout, 1, stride, bias=False), nn.BatchNorm3d(cout)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.body(x) + self.skip(x))
+
+
+def r3d18(num_classes: int = 101) -> torch.nn.Module:
+    """R3D-18 (Tran et al., CVPR 2018): a 3x7x7 stem (spatial stride 2), four stages of two
+    basic blocks at 64/128/256/512 channels (stride 2 from the second stage), global average
+    pooling and a linear classifier; 33 M parameters."""
+    nn = torch.nn
+    layers = [nn.Conv3d(3, 64, (3, 7, 7), (1, 2, 2), (1, 3, 3), bias=False), nn.BatchNorm3d(64), nn.ReLU(inplace=True)]
+    cin = 64
+    for i, cout in enumerate((64, 128, 256, 512)):
+        layers += [BasicBlock3d(cin, cout, 1 if i == 0 else 2), BasicBlock3d(cout, cout, 1)]
+        cin = cout
+    layers += [nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(512, num_classes)]
+    return nn.Sequential(*layers)
+
+
+def reference_timing(batch: int, frames: int, size: int, steps: int, device: str, precision: str) -> dict:
+    """Train-step MFU of R3D-18 on random clips ``(batch, 3, frames, size, size)`` (data excluded)."""
+    model = r3d18().to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    amp = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
+    x = torch.randn(batch, 3, frames, size, size, device=device)
+    y = torch.randint(0, 101, (batch,), device=device)
+    with FlopCounterMode(display=False) as fc, torch.autocast(device.split(":")[0], dtype=amp, enabled=amp is not None):
+        torch.nn.functional.cross_entropy(model(x), y)
+    flops = fc.get_total_flops()
+    times = []
+    for step in range(steps + 2):
+        sync(device)
+        t = time.perf_counter()
+        with torch.autocast(device.split(":")[0], dtype=amp, enabled=amp is not None):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        sync(device)
+        if step >= 2:
+            times.append(time.perf_counter() - t)
+    step_s = float(np.median(times))
+    peak = matmul_peak(device, torch.bfloat16 if amp is torch.bfloat16 and device.startswith("cuda") else torch.float32)
+    return {"model": "R3D-18", "precision": precision, "clips": batch, "input": [3, frames, size, size],
+            "clips_per_s": batch / step_s, "step_s": step_s, "train_gflops_per_step": 3 * flops / 1e9,
+            "mfu": 3 * flops / step_s / peak, "matmul_peak_gflops": peak / 1e9}
 
 
 def split_timing(cfg, steps: int, device: str, precision: str, compile_model: bool) -> dict:
@@ -149,6 +213,7 @@ def main() -> None:
     p.add_argument("--compile", action="store_true")
     p.add_argument("--processes", nargs="+", type=int, default=[1, 2])
     p.add_argument("--quick", action="store_true", help="3 steps, tiny widths, no multi-process runs")
+    p.add_argument("--reference-batch", type=int, default=16, help="clips per step of the R3D-18 reference row")
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "train.json"))
     p.add_argument("overrides", nargs="*", help="config key=value")
     a = p.parse_args()
@@ -166,6 +231,13 @@ def main() -> None:
               f"{r['backward_s']:7.3f}{r['optimizer_s']:7.3f}{r['train_gflops_per_step']:11.2f}"
               f"{100 * r['mfu']:7.1f}{r['peak_memory_mb']:8.0f}")
     print(f"(matmul peak {rows[0]['matmul_peak_gflops']:.1f} GFLOP/s; memory = {rows[0]['memory_kind']})")
+    frames, size = cfg.data.long_frames, cfg.augment.crop_size
+    refs = [reference_timing(a.reference_batch, frames, size, steps, a.device, prec) for prec in a.precision]
+    print(f"\nreference in the same run: R3D-18, batch {a.reference_batch} clips of {frames} x {size} x {size}, "
+          "cross-entropy, data excluded")
+    for r in refs:
+        print(f"{r['precision']:<12}{r['clips_per_s']:9.1f}{r['step_s']:8.3f}{'':>28}{r['train_gflops_per_step']:11.2f}"
+              f"{100 * r['mfu']:7.1f}")
     procs = []
     if not a.quick and a.device == "cpu":
         procs = [processes(a.data, n, 1, list(a.overrides)) for n in a.processes]
@@ -174,7 +246,8 @@ def main() -> None:
             print(f"  {r['devices']} process(es): {r['clips_per_s']:.1f} clips/s, run wall {r['wall_s']:.0f} s")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps({"device": a.device, "torch": torch.__version__, "single": rows,
-                                       "processes": procs, "config_overrides": ov}, indent=2))
+                                       "reference": refs, "processes": procs,
+                                       "config_overrides": ov}, indent=2))
     print(f"wrote {a.out}")
 
 
