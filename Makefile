@@ -15,8 +15,9 @@ ONLY   ?=
 # -e: an editable install (edit vcl_core/ and rerun); CI installs without it (INSTALL=) to test
 # the package as `pip install` ships it
 INSTALL ?= -e
-# notebooks executed side by side (cores/JOBS torch threads each); 2 suits a 2-core CPU, 1 a GPU
-JOBS   ?= 2
+# notebooks executed side by side (cores/JOBS torch threads each); 0 = picked from the machine
+# (tools/paper.py default_jobs: 1 with a CUDA device, which every run then uses; 2 on a 2-core CPU)
+JOBS   ?= 0
 
 .PHONY: figures sync test venv data lab clean-runs
 

@@ -43,17 +43,23 @@ from vcl_core.train import build_objective, load_config  # noqa: E402
 from vcl_core.train.loop import build_train_dataset, param_groups  # noqa: E402
 
 
-def matmul_peak(device: str, dtype=torch.float32, n: int = 2048, reps: int = 10) -> float:
-    """Measured FLOP/s of a large matmul: the machine's practical peak for dense math."""
-    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
-    for _ in range(2):
-        a @ b
-    sync(device)
-    t = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    sync(device)
-    return 2 * n ** 3 * reps / (time.perf_counter() - t)
+def matmul_peak(device: str, dtype=torch.float32, sizes: tuple[int, ...] = (1024, 2048, 3072), reps: int = 5,
+                trials: int = 3) -> float:
+    """Measured FLOP/s of large matmuls: the machine's practical peak for dense math (the best
+    of a few sizes and trials, so a slow moment of a shared machine does not lower it)."""
+    best = 0.0
+    for n in sizes:
+        a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+        for _ in range(2):
+            a @ b
+        for _ in range(trials):
+            sync(device)
+            t = time.perf_counter()
+            for _ in range(reps):
+                a @ b
+            sync(device)
+            best = max(best, 2 * n ** 3 * reps / (time.perf_counter() - t))
+    return best
 
 
 def sync(device: str) -> None:
@@ -187,11 +193,11 @@ def split_timing(cfg, steps: int, device: str, precision: str, compile_model: bo
             "peak_memory_mb": mem, "memory_kind": "cuda max allocated" if device.startswith("cuda") else "peak RSS"}
 
 
-def processes(data: str, devices: int, epochs: int, overrides: list[str]) -> dict:
+def processes(data: str, devices: int, steps: int, overrides: list[str]) -> dict:
     """Throughput of a real ``vcl pretrain`` run with ``devices`` CPU processes."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "vcl_core.cli", "pretrain", "--data", data, "--out", f"{tmp}/run", "--config",
-               "synthetic", "--quiet", f"train.epochs={epochs}", "train.log_every=1", "train.accelerator=cpu",
+               "synthetic", "--quiet", f"train.steps={steps}", "train.log_every=1", "train.snapshots=[]", "train.accelerator=cpu",
                f"train.devices={devices}", f"train.threads={max(1, 2 // devices)}"] + overrides
         if devices > 1:
             cmd += ["train.strategy=ddp", "train.sync_bn=true"]
@@ -240,8 +246,8 @@ def main() -> None:
               f"{100 * r['mfu']:7.1f}")
     procs = []
     if not a.quick and a.device == "cpu":
-        procs = [processes(a.data, n, 1, list(a.overrides)) for n in a.processes]
-        print("\nprocesses (vcl pretrain, 1 epoch, CPU, gloo):")
+        procs = [processes(a.data, n, 30, list(a.overrides)) for n in a.processes]
+        print("\nprocesses (vcl pretrain, 30 steps, CPU, gloo):")
         for r in procs:
             print(f"  {r['devices']} process(es): {r['clips_per_s']:.1f} clips/s, run wall {r['wall_s']:.0f} s")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)

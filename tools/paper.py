@@ -248,16 +248,44 @@ def results_table(results_dir: str | Path = FIGURE_DIR / "results") -> str:
 RUNTIMES = FIGURE_DIR / "runtimes.json"
 
 
+def default_jobs() -> int:
+    """Notebooks to run side by side on this machine: one with a CUDA device (the runs share
+    it), else one per core on a small CPU (one-thread kernels train faster together than one
+    multi-thread kernel alone) and one per two cores on a larger one, at most 8."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return 1
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    cores = os.cpu_count() or 1
+    return max(1, min(8, cores if cores <= 2 else cores // 2))
+
+
+def machine() -> str:
+    """What the runtimes were measured on, in words."""
+    import platform
+
+    gpu = "no GPU"
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu = torch.cuda.get_device_name(0)
+    except ImportError:  # pragma: no cover
+        pass
+    return f"{os.cpu_count()} CPU cores, {platform.machine()}, {gpu}"
+
+
 def record_runtimes(times: dict[str, float], jobs: int, path: str | Path = RUNTIMES) -> Path:
     """Merge the wall minutes of full-size notebook runs into ``figures/runtimes.json`` (what the
     README's runtime column shows). With ``jobs > 1`` notebooks shared the cores and runs trained
     by an earlier notebook are loaded, not retrained, so a notebook run alone takes longer."""
-    import platform
-
     path = Path(path)
     old = json.loads(path.read_text()) if path.exists() else {}
     minutes = {**old.get("minutes", {}), **{k: round(v / 60, 1) for k, v in times.items()}}
-    data = {"machine": f"{os.cpu_count()} CPU cores, {platform.machine()}, no GPU", "jobs": jobs,
+    data = {"machine": machine(), "jobs": jobs,
             "minutes": {k: minutes[k] for k in NOTEBOOKS if k in minutes}}
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path
@@ -366,7 +394,8 @@ def quickstart_note(results_dir: str | Path = FIGURE_DIR / "results", runtimes: 
                + (" and ".join(learned) if learned else "neither temporal factor")
                + (f", not on {' or '.join(missed)}" if learned and missed else "") + ".")
     jobs = measured.get("jobs", 1)
-    return (f"`make figures` ran {len(rt)} notebooks in {sum(rt.values()):.0f} notebook-minutes on a 2-core CPU, {jobs} "
+    where = measured.get("machine", "2 CPU cores")
+    return (f"`make figures` ran {len(rt)} notebooks in {sum(rt.values()):.0f} notebook-minutes ({where}), {jobs} "
             f"at a time (`JOBS={jobs}`), so at least {sum(rt.values()) / jobs:.0f} minutes of wall time from an empty "
             "`runs/`; each notebook's share is "
             f"in the table of notebooks. The quick-start figure then shows (linear probe on the whole-video view, "
@@ -431,13 +460,14 @@ def cli(argv: list[str] | None = None) -> int:
     s.add_argument("--data", required=True, help="benchmark directory (see `vcl synth`)")
     s.add_argument("--smoke", action="store_true", help="tiny runs (what CI does)")
     s.add_argument("--only", nargs="*", default=None, help="notebook names or number prefixes")
-    s.add_argument("--jobs", type=int, default=1,
-                   help="notebooks run side by side, cores/jobs torch threads each (2 on a 2-core CPU: 1.66x faster)")
+    s.add_argument("--jobs", type=int, default=0,
+                   help="notebooks run side by side, cores/jobs torch threads each (0 = picked from the machine: "
+                        "1 with a GPU, else 1 per core up to 2 cores and 1 per 2 cores beyond, at most 8)")
     s = sub.add_parser("sync", help="regenerate notebooks/*.ipynb from their .py sources")
     s.add_argument("--check", action="store_true", help="only report stale pairs (exit 1 if any)")
     a = p.parse_args(argv)
     if a.cmd == "notebooks":
-        return main(a.data, smoke=a.smoke, only=a.only, jobs=a.jobs)
+        return main(a.data, smoke=a.smoke, only=a.only, jobs=a.jobs or default_jobs())
     stale = sync_notebooks(check=a.check)
     if a.check and stale:
         print(f"stale .ipynb pairs (run `make sync`): {', '.join(stale)}", file=sys.stderr)

@@ -189,13 +189,16 @@ class FrameCache:
     """
 
     PROBES = "probes"
+    #: memory maps kept open per process: re-opening an ``.npy`` costs as much as reading a clip
+    #: from it, and a map holds address space, not memory (the OS pages frames in and out)
+    MAX_OPEN = 4096
 
     def __init__(self, directory: str | Path, short_side: int | None, backend: str = "auto"):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.short_side = short_side
         self.backend = backend
-        self._open: dict[str, np.ndarray] = {}
+        self._open: dict[str, np.ndarray] = {}  # memory maps kept open (up to MAX_OPEN)
         self._pid = os.getpid()
         self.probes = ProbeStore(self.dir / self.PROBES)
 
@@ -227,7 +230,7 @@ class FrameCache:
             if not os.path.exists(rec.path):
                 raise VideoDecodeError(f"{rec.path}: file not found")
             arr = np.load(self._fill(rec), mmap_mode="r")
-            if len(self._open) > 256:
+            if len(self._open) >= self.MAX_OPEN:
                 self._open.clear()
             self._open[rec.path] = arr
         return arr
