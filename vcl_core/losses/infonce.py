@@ -1,4 +1,4 @@
-"""InfoNCE and NT-Xent: the contrastive losses everything else builds on.
+"""InfoNCE: the contrastive loss everything else builds on.
 
 ``info_nce`` (van den Oord et al. 2018; MoCo, He et al. 2020) scores each query against its
 own key (the positive) and every other key in the batch plus optional extra negatives (a
@@ -7,8 +7,8 @@ queue, temporal hard negatives). Options that video needs:
 - ``false_negative_mask``: drop logits of keys that are not really negatives (another clip of
   the same video, an overlapping window) from the denominator; build it with
   :func:`same_video_mask`;
-- ``positive_weights``: soft targets, e.g. neighbouring clips weighted by temporal distance;
-  build them with :func:`temporal_soft_positives`;
+- ``positive_weights``: soft targets (several positives per row, e.g. neighbouring clips
+  weighted by their temporal distance);
 - ``hard_negative_beta`` / ``hard_negative_top_k``: hard negatives (Robinson et al. 2021),
   see :mod:`vcl_core.losses.hard_negatives`;
 - ``extra_negative_scale``: VideoMoCo's age decay of queued keys (Pan et al. 2021);
@@ -16,8 +16,9 @@ queue, temporal hard negatives). Options that video needs:
 
 :func:`info_nce_from_logits` is the same loss on a ready logit matrix with arbitrary target
 columns; :func:`vcl_core.losses.distributed_info_nce` uses it for local rows against global
-columns. ``nt_xent`` is SimCLR's symmetric form (Chen et al. 2020): ``2N`` embeddings, each
-with one positive and ``2N - 2`` negatives.
+columns. The recipes call it once per ordered pair of views (``a`` against ``b`` and ``b``
+against ``a``), which is SimCLR's symmetric loss (Chen et al. 2020) without the negatives that
+come from the anchor's own view.
 """
 from __future__ import annotations
 
@@ -88,45 +89,6 @@ def same_video_mask(video_ids_q: torch.Tensor, video_ids_k: torch.Tensor,
             raise ValueError(f"{name} must be ({n},), got {tuple(t.shape)}")
     overlap = (starts_q[:, None] < ends_k[None, :]) & (starts_k[None, :] < ends_q[:, None])
     return same & overlap
-
-
-def temporal_soft_positives(times_q: torch.Tensor, times_k: torch.Tensor, video_ids_q: torch.Tensor,
-                            video_ids_k: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Soft positive weights ``exp(-dt**2 / (2 sigma**2))`` within a video, 0 across videos.
-
-    Clips of the same video close in time share most of their content, so treating them as
-    graded positives (rather than negatives or masked) gives the loss a notion of temporal
-    distance (cf. the decreasing-gap sampling of CVRL, Qian et al. 2021).
-
-    Args:
-        times_q: ``(B,)`` query times (e.g. clip centres, seconds).
-        times_k: ``(N,)`` key times, same unit.
-        video_ids_q: ``(B,)`` query video ids.
-        video_ids_k: ``(N,)`` key video ids.
-        sigma: width of the Gaussian kernel in the unit of the times (``> 0``).
-
-    Returns:
-        float ``(B, N)`` weights in ``[0, 1]``; pass as ``positive_weights`` (rows are
-        normalised there). A row must keep some weight: pair each query with a key of its own
-        video, as the positive on the diagonal is.
-
-    Raises:
-        ValueError: ``sigma <= 0`` or shapes disagree.
-
-    Examples:
-        >>> t, vid = torch.tensor([0.0, 1.0, 0.0]), torch.tensor([0, 0, 1])
-        >>> temporal_soft_positives(t, t, vid, vid, sigma=1.0)[0]
-        tensor([1.0000, 0.6065, 0.0000])
-    """
-    if sigma <= 0:
-        raise ValueError(f"sigma must be > 0, got {sigma}")
-    if times_q.shape != video_ids_q.shape or times_k.shape != video_ids_k.shape or times_q.dim() != 1:
-        raise ValueError("times_q/video_ids_q must be (B,) and times_k/video_ids_k (N,); got "
-                         f"{tuple(times_q.shape)}, {tuple(video_ids_q.shape)}, {tuple(times_k.shape)}, "
-                         f"{tuple(video_ids_k.shape)}")
-    dt = times_q.float()[:, None] - times_k.float()[None, :]
-    same = video_ids_q[:, None] == video_ids_k[None, :]
-    return torch.exp(-dt.square() / (2 * sigma ** 2)) * same
 
 
 def contrastive_logits(query: torch.Tensor, key: torch.Tensor, temperature: float | torch.Tensor = 0.1,
@@ -287,30 +249,3 @@ def info_nce(query: torch.Tensor, key: torch.Tensor, temperature: float | torch.
                                 hard_negative_beta=hard_negative_beta, hard_negative_top_k=hard_negative_top_k)
 
 
-def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float | torch.Tensor = 0.1) -> torch.Tensor:
-    """SimCLR's normalised-temperature cross-entropy over ``2N`` embeddings (Chen et al. 2020).
-
-    Row ``i`` of ``z1`` and row ``i`` of ``z2`` are positives; each embedding's negatives are
-    the other ``2N - 2`` embeddings (itself excluded).
-
-    Args:
-        z1, z2: ``(N, D)`` projections of two views.
-        temperature: softmax temperature.
-
-    Returns:
-        Scalar loss averaged over the ``2N`` anchors.
-
-    Raises:
-        ValueError: the shapes differ.
-
-    Examples:
-        >>> loss = nt_xent(torch.randn(8, 16), torch.randn(8, 16), temperature=0.5)
-    """
-    if z1.shape != z2.shape:
-        raise ValueError(f"z1 and z2 must have the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}")
-    z = F.normalize(torch.cat([z1, z2]), dim=1)
-    n = z1.shape[0]
-    sim = _upcast(z @ z.T / temperature)
-    sim.fill_diagonal_(float("-inf"))
-    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
-    return F.cross_entropy(sim, targets)
