@@ -48,3 +48,18 @@ def test_scale_names_are_checked():
         MultiScaleEncoder(CFG).encoder("medium")
     with pytest.raises(ValueError):
         MultiScaleEncoder(CFG, scales=("a", "a"))
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_map_backbones_replaces_every_backbone_once(shared):
+    enc = MultiScaleEncoder(FastSlowConfig(widths=(8, 16, 32)), shared=shared)
+    seen = []
+
+    def wrap(m):
+        seen.append(m)
+        return torch.nn.Sequential(m)
+
+    enc.map_backbones(wrap)
+    assert len(seen) == (1 if shared else 2)
+    assert all(isinstance(enc.encoder(s), torch.nn.Sequential) for s in ("short", "long"))
+    assert (enc.encoder("short") is enc.encoder("long")) == shared

@@ -27,7 +27,7 @@ def test_recipe_trains_one_step(name, tiny_bench, tiny_overrides):
     loss, logs = obj(batch)
     assert torch.isfinite(loss) and logs["loss"] == pytest.approx(float(loss.detach()), rel=1e-5)
     loss.backward()
-    grads = [p.grad for n, p in obj.named_parameters() if n.startswith("encoder.") and p.grad is not None]
+    grads = [p.grad for n, p in obj.named_parameters() if n.startswith(("encoder.", "backbone.")) and p.grad is not None]
     assert grads and any(g.abs().sum() > 0 for g in grads)
     if hasattr(obj, "after_step"):
         obj.after_step(0, 10)

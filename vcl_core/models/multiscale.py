@@ -56,6 +56,14 @@ class MultiScaleEncoder(nn.Module):
             raise KeyError(f"unknown scale {scale!r}; this encoder has scales {self.scales}")
         return self.backbone if self.shared else self.backbones[scale]
 
+    def map_backbones(self, fn) -> None:
+        """Replace every backbone by ``fn(backbone)`` (e.g. a compiled one)."""
+        if self.shared:
+            self.backbone = fn(self.backbone)
+        else:
+            for s in self.scales:
+                self.backbones[s] = fn(self.backbones[s])
+
     def tokens(self, x: torch.Tensor, scale: str) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Time tokens ``fast (B, T, Cf)``, ``slow (B, ceil(T/alpha), Cs)`` of ``scale``'s backbone."""
         return self.encoder(scale).tokens(x)

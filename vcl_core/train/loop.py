@@ -209,7 +209,7 @@ class Trainer:
         if t.compile:  # the encoder only: heads and losses are cheap and change shape between recipes
             from ..models import maybe_compile
 
-            objective.encoder = maybe_compile(objective.encoder)
+            objective.compile_encoder(maybe_compile)
         optimizer = torch.optim.AdamW(param_groups(objective, cfg.optim.weight_decay), lr=cfg.optim.lr)
         warmup = max(1, int(cfg.optim.warmup_frac * t.steps))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(t.steps, warmup, cfg.optim.min_lr_frac))

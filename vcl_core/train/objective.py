@@ -40,7 +40,7 @@ from ..losses import (KeyQueue, LearnedTemperature, MemoryBank, MomentumEncoder,
                       cosine_momentum, distributed_info_nce, gather_with_grad, info_nce, is_distributed,
                       multiscale_info_nce, time_aligned_global_local)
 from ..eval.diagnostics import effective_rank, embedding_std
-from ..models import ClipMemory, FastSlowEncoder, PredictorHead, ProjectionHead
+from ..models import ClipMemory, FastSlowEncoder, MultiScaleEncoder, PredictorHead, ProjectionHead
 from .config import Config, sampling_config
 from .tasks import TaskInputs, build_tasks
 
@@ -108,14 +108,16 @@ class VideoObjective(nn.Module):
         self.cfg = cfg
         m = cfg.method
         self.name = m.name
-        self.encoder = FastSlowEncoder(cfg.model)
-        # separate parameters for the long views when scales are not shared
-        self.separate_long_encoder = None if m.share_scales else FastSlowEncoder(cfg.model)
+        # one backbone for clips and whole-video views, or one each (method.share_scales=false)
+        self.backbone = MultiScaleEncoder(cfg.model, scales=("short", "long"), shared=m.share_scales)
         dim = self.encoder.embed_dim
         self.projector = ProjectionHead(dim, m.proj_hidden, m.proj_dim, m.proj_layers)
         if m.fast_contrast > 0:
             fast = self.encoder.stream_slice("fast")
             self.fast_projector = ProjectionHead(fast.stop - fast.start, m.proj_hidden, m.proj_dim, m.proj_layers)
+        if m.time_odd > 0:
+            fast = self.encoder.stream_slice("fast")
+            self.odd_projector = ProjectionHead(fast.stop - fast.start, m.proj_hidden, m.proj_dim, m.proj_layers)
         # the views a batch holds, as sampling lays them out (checked against every batch's own)
         self.layout = sampling_config(cfg).layout
         self.long_ids = list(self.layout.long)
@@ -156,9 +158,18 @@ class VideoObjective(nn.Module):
         return sched(int(self.step))
 
     @property
+    def encoder(self) -> FastSlowEncoder:
+        """The backbone of the short clips (the one backbone unless ``method.share_scales=false``)."""
+        return self.backbone.encoder("short")
+
+    @property
     def long_encoder(self) -> FastSlowEncoder:
-        """The backbone of the long views (the shared one unless ``method.share_scales=false``)."""
-        return self.separate_long_encoder if self.separate_long_encoder is not None else self.encoder
+        """The backbone of the whole-video views (the one backbone unless ``method.share_scales=false``)."""
+        return self.backbone.encoder("long")
+
+    def compile_encoder(self, compile_fn) -> None:
+        """Replace the backbone(s) by ``compile_fn(backbone)`` (``train.compile``)."""
+        self.backbone.map_backbones(compile_fn)
 
     def embed(self, x: torch.Tensor, long: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         h = (self.long_encoder if long else self.encoder)(x)
@@ -266,6 +277,10 @@ class VideoObjective(nn.Module):
                 term = self._contrast(scale, ids, views, zf, batch, tau, tf, use_queue=False)
                 logs[f"loss_{scale}_fast"] = float(term.detach())
                 total = total + m.fast_contrast * scale_w[scale] * term
+        if m.time_odd > 0:
+            term = self._time_odd(h, negs, tau)
+            logs["loss_time_odd"] = float(term.detach())
+            total = total + m.time_odd * term
         if m.name == "bank":
             term = self._bank(z, batch, tau)
             logs["loss_bank"] = float(term.detach())
@@ -349,6 +364,14 @@ class VideoObjective(nn.Module):
             else:
                 zeros = torch.zeros(len(vid_all), device=k.device)
                 queue.enqueue(F.normalize(k_all.float(), dim=1), vid_all, zeros, zeros + 1)
+        return loss
+
+    def _time_odd(self, h, negs, tau) -> torch.Tensor:
+        """InfoNCE between the clip views' time-odd fast features ``f(x) - f(reversed x)``."""
+        fast = self.encoder.stream_slice("fast")
+        ids = self.short_ids
+        odd = [self.odd_projector(h[i][:, fast] - negs[i][0][:, fast]) for i in ids]
+        loss, _ = multiscale_info_nce({"short": odd}, tau, weights={"short": 1.0}, loss_fn=distributed_info_nce)
         return loss
 
     @staticmethod
@@ -448,6 +471,10 @@ class SupervisedObjective(nn.Module):
 
     def evaluation_encoder(self) -> nn.Module:
         return self.encoder
+
+    def compile_encoder(self, compile_fn) -> None:
+        """Replace the backbone by ``compile_fn(backbone)`` (``train.compile``)."""
+        self.encoder = compile_fn(self.encoder)
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
         labels = batch["labels"].to(batch["views"][0].device)
