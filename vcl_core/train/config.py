@@ -106,11 +106,6 @@ class MethodConfig:
         fast_contrast: weight of a second InfoNCE on the fast pathway's part of the embedding
             alone (its own projection head, the same pairs and temporal negatives): the motion
             stream must tell videos apart by motion, not by the appearance the slow one sees.
-        time_odd: weight of an InfoNCE on the *time-odd* part of the fast stream, ``f(x) - f(x
-            played backwards)`` of each clip view (needs ``temporal_negatives`` with ``reverse``):
-            everything a clip and its reversal share (appearance, motion energy) cancels
-            exactly, so two clips of a video can only be matched by what is constant over the
-            video and flips with time: the direction of its motion.
         hard_negative_beta: importance re-weighting of hard negatives (Robinson et al. 2021); 0 = off.
         queue_size: keys per temporal scale in a MoCo queue (``moco``; optional for ``vcl``).
         mask_same_video: queued keys of the anchor's own video are not used as negatives.
@@ -143,7 +138,6 @@ class MethodConfig:
     long_negatives: str = "rotate_reverse"
     negative_grad: bool = True
     fast_contrast: float = 1.0
-    time_odd: float = 0.0
     hard_negative_beta: float = 0.0
     queue_size: int = 0
     mask_same_video: bool = True
@@ -336,10 +330,6 @@ class Config:
                                                            or m.name in ("byol", "bank", "supervised"))):
             out.append(f"method.fast_contrast={m.fast_contrast} needs both pathways (model.pathways=both) and an "
                        "in-batch contrastive recipe (not byol, bank or supervised)")
-        if m.time_odd < 0 or (m.time_odd > 0 and (self.model.pathways != "both" or m.temporal_negatives not in
-                                                  ("reverse", "both") or not m.negative_grad or d.num_views < 2)):
-            out.append(f"method.time_odd={m.time_odd} needs both pathways, clip views played backwards with gradients "
-                       "(method.temporal_negatives=reverse or both, method.negative_grad=true) and data.num_views >= 2")
         if m.name == "byol" and (m.temporal_negatives != "none" or m.long_negatives != "none" or m.hard_negative_beta or d.intra_negatives
                                  or m.global_local):
             out.append("method.name=byol uses no negatives: method.temporal_negatives, method.long_negatives, "

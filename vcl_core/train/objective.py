@@ -115,9 +115,6 @@ class VideoObjective(nn.Module):
         if m.fast_contrast > 0:
             fast = self.encoder.stream_slice("fast")
             self.fast_projector = ProjectionHead(fast.stop - fast.start, m.proj_hidden, m.proj_dim, m.proj_layers)
-        if m.time_odd > 0:
-            fast = self.encoder.stream_slice("fast")
-            self.odd_projector = ProjectionHead(fast.stop - fast.start, m.proj_hidden, m.proj_dim, m.proj_layers)
         # the views a batch holds, as sampling lays them out (checked against every batch's own)
         self.layout = sampling_config(cfg).layout
         self.long_ids = list(self.layout.long)
@@ -277,10 +274,6 @@ class VideoObjective(nn.Module):
                 term = self._contrast(scale, ids, views, zf, batch, tau, tf, use_queue=False)
                 logs[f"loss_{scale}_fast"] = float(term.detach())
                 total = total + m.fast_contrast * scale_w[scale] * term
-        if m.time_odd > 0:
-            term = self._time_odd(h, negs, tau)
-            logs["loss_time_odd"] = float(term.detach())
-            total = total + m.time_odd * term
         if m.name == "bank":
             term = self._bank(z, batch, tau)
             logs["loss_bank"] = float(term.detach())
@@ -364,14 +357,6 @@ class VideoObjective(nn.Module):
             else:
                 zeros = torch.zeros(len(vid_all), device=k.device)
                 queue.enqueue(F.normalize(k_all.float(), dim=1), vid_all, zeros, zeros + 1)
-        return loss
-
-    def _time_odd(self, h, negs, tau) -> torch.Tensor:
-        """InfoNCE between the clip views' time-odd fast features ``f(x) - f(reversed x)``."""
-        fast = self.encoder.stream_slice("fast")
-        ids = self.short_ids
-        odd = [self.odd_projector(h[i][:, fast] - negs[i][0][:, fast]) for i in ids]
-        loss, _ = multiscale_info_nce({"short": odd}, tau, weights={"short": 1.0}, loss_fn=distributed_info_nce)
         return loss
 
     @staticmethod
