@@ -1,5 +1,9 @@
 """Where clips come from in time: view specifications, positive policies, eval windows.
 
+:class:`SamplingConfig` lists the views of a training sample (:class:`ViewSpec` each) and
+how their start times relate; its :class:`ViewLayout` says which view is a whole-video view,
+a clip view or another window of the video, and travels with every batch to the objective.
+
 A *view* is ``num_frames`` frames taken every ``stride`` source frames (or at a target
 ``fps``, whatever the video's own rate), or spread over the whole video (a *long* view: one
 frame from each of ``num_frames`` equal segments, at a random place in the segment during
