@@ -23,7 +23,7 @@ def test_item_shapes_and_keys(tiny_bench):
     item = _dataset(tiny_bench)[3]
     assert [v.shape for v in item["views"]] == [(3, 4, 24, 24), (3, 4, 24, 24), (3, 6, 24, 24)]
     assert item["index"] == item["video"] == 3 and item["failures"] == []
-    assert item["gap"] == int(item["starts"][1] - item["starts"][0])
+    assert item["gap"] == int(item["windows"][1, 0] - item["windows"][0, 0])
 
 
 def test_same_seed_epoch_index_same_sample_different_epoch_differs(tiny_bench):
