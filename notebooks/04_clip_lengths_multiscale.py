@@ -98,8 +98,9 @@ print(summarize(df, protocol="whole").to_string(index=False))
 # ## Predictive tasks and a clip memory, one at a time (one seed each)
 # Each adds a small head and loss (weight 0.5) to the reference recipe (multi-scale +
 # cross-scale): clip order (VCOP), playback speed (PACE), temporal gap, future-feature
-# prediction (DPC-style), motion magnitude, and camera motion (the benchmark records its
-# camera pan and shake). Clip order, future prediction and the GRU memory need three clips at
+# prediction (DPC-style), motion magnitude, camera motion (the benchmark records its
+# camera pan and shake), and pseudo-motion (MoSI-style: name the direction in which a window
+# of a still frame slides relative to the panning rest). Clip order, future prediction and the GRU memory need three clips at
 # different times, so they use rho sampling (three independent clips); `rho clips (3)` is
 # their reference. The memory reads the clips in time order and its video embedding is
 # contrasted with the long view's; it is evaluated as its own view (`video_model`).
@@ -111,6 +112,7 @@ aux = {
     "+ temporal gap": ["data.policy=cvrl", "method.aux.gap=0.5"],
     "+ motion magnitude": ["method.aux.motion=0.5"],
     "+ camera motion": ["method.aux.camera=0.5"],
+    "+ pseudo-motion": ["method.aux.pseudo_motion=0.5"],
     "rho clips (3)": rho3,
     "rho + clip order": rho3 + ["method.aux.order=0.5"],
     "rho + future feature": rho3 + ["method.aux.future=0.5"],

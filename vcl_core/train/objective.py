@@ -286,7 +286,7 @@ class VideoObjective(nn.Module):
             term = self._global_local(tokens, z, batch, tau)
             logs["loss_global_local"] = float(term.detach())
             total = total + m.global_local * term
-        inputs = TaskInputs(views, h, batch, self.layout)
+        inputs = TaskInputs(views, h, batch, self.layout, encode=self.encoder)
         for name, task in self.tasks.items():
             term = task(inputs)
             logs[f"loss_{name}"] = float(term.detach())

@@ -4,7 +4,7 @@ costs no labels, and a loss; registered by name and switched on by a weight,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Callable, ClassVar
 
 import torch
 import torch.nn as nn
@@ -36,12 +36,15 @@ class TaskInputs:
         batch: the collated batch (``windows``, ``gap``, ``speed``, ``camera`` ...).
         layout: the batch's :class:`~vcl_core.data.ViewLayout` (which view index is a
             whole-video view, a clip view or another window of the same video).
+        encode: the clip backbone, ``(B, 3, T, H, W) -> (B, D)``, for tasks that make clips of
+            their own (``pseudo_motion``).
     """
 
     views: list[torch.Tensor]
     h: dict[int, torch.Tensor]
     batch: dict
     layout: ViewLayout
+    encode: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     @property
     def clips(self) -> list[int]:
