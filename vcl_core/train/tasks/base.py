@@ -3,8 +3,9 @@ costs no labels, and a loss; registered by name and switched on by a weight,
 ``method.aux.<name>=<weight>``."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 import torch.nn as nn

@@ -48,8 +48,11 @@ def pseudo_motion_clips(frame: torch.Tensor, frames: int, labels: torch.Tensor, 
     outer = base - 2 * (pan[:, None, :] * t[None, :, None])[:, :, None, None, :]       # (B, T, H, W, 2)
     inner = outer - 2 * (d[:, None, :] * t[None, :, None])[:, :, None, None, :]
     stills = frame[:, None].expand(b, frames, *frame.shape[1:]).reshape(b * frames, *frame.shape[1:])
-    sample = lambda g: F.grid_sample(stills, g.reshape(b * frames, h, w, 2), mode="bilinear",
-                                     padding_mode="border", align_corners=True).reshape(b, frames, -1, h, w)
+
+    def sample(grid: torch.Tensor) -> torch.Tensor:
+        return F.grid_sample(stills, grid.reshape(b * frames, h, w, 2), mode="bilinear",
+                             padding_mode="border", align_corners=True).reshape(b, frames, -1, h, w)
+
     fy = (torch.arange(h, device=dev, dtype=dt) + 0.5) / h
     fx = (torch.arange(w, device=dev, dtype=dt) + 0.5) / w
     if box_velocity is None:
