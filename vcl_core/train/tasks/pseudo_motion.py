@@ -1,11 +1,16 @@
 """Pseudo-motion (after MoSI, Huang et al., CVPR 2021): from one still frame of the clip, make a
-clip in which a box of the frame slides left, right, up or down (or not at all) relative to
-the rest, while the whole frame pans like a camera; the head names the box's direction.
+clip in which the content of a window of the frame slides left, right, up or down (or not at
+all) relative to the rest, while the whole frame pans like a camera and the window itself
+moves like an object; the head names the direction of the content.
 
 Contrast between clips of one video rewards whatever is constant over the video, and appearance
 is constant and cheaper to learn than sub-pixel motion; this task can only be solved by the
 direction of local motion relative to its surround, so it puts direction detectors into the
-embedding. The camera pan is drawn independently of the label: global motion tells nothing."""
+embedding. The camera pan and the window's own motion are drawn independently of the label:
+global motion and moving edges tell nothing. (With a still window the task is learned in a few
+hundred steps from the window's edges and taught the encoder little: PAPER.md, section 5.)
+On the synthetic benchmark, weight 3, 1,000 steps: motion 91.7 / 91.3% (seeds 0 / 1) against
+60.8 / 52.9% without the task."""
 from __future__ import annotations
 
 import torch
@@ -70,8 +75,9 @@ def pseudo_motion_clips(frame: torch.Tensor, frames: int, labels: torch.Tensor, 
 @register
 class PseudoMotion(AuxTask):
     name = "pseudo_motion"
-    #: the box's speed relative to the frame, frame widths per frame (the synthetic benchmark's
-    #: texture drifts 0.005-0.008 of the frame per frame)
+    #: the box's speed relative to the frame, frame widths per clip frame (the synthetic
+    #: benchmark's texture drifts 0.005-0.008 of the frame per video frame, 0.009-0.017 per
+    #: frame of a clip that takes every second one)
     speeds = (0.008, 0.024)
     #: the camera's pan, up to this many frame widths per frame on each axis
     max_pan = 0.003
