@@ -100,9 +100,9 @@ print(summarize(df, protocol="whole").to_string(index=False))
 # cross-scale): clip order (VCOP), playback speed (PACE), temporal gap, future-feature
 # prediction (DPC-style), motion magnitude, camera motion (the benchmark records its
 # camera pan and shake), and pseudo-motion (MoSI-style: name the direction in which a window
-# of a still frame slides relative to the panning rest). Clip order, future prediction and the GRU memory need three clips at
-# different times, so they use rho sampling (three independent clips); `rho clips (3)` is
-# their reference. The memory reads the clips in time order and its video embedding is
+# of a still frame slides relative to the panning rest). Clip order, future prediction and
+# the GRU memory need three clips at different times, so they use rho sampling (three
+# independent clips); `rho clips (3)` is their reference. The memory reads the clips in time order and its video embedding is
 # contrasted with the long view's; it is evaluated as its own view (`video_model`).
 
 # %%
