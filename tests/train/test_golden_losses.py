@@ -5,7 +5,9 @@ the objective was rebuilt from the library's parts; a change that alters what a 
 fails here. Runs are float64 on CPU, so the comparison is to the five decimals the run log keeps.
 The benchmark is the tests' ``tiny`` one, encoded losslessly (see ``conftest.py``). Regenerate
 only for a deliberate change of a recipe, and say so in the commit:
-``python tests/train/test_golden_losses.py``. One re-baseline so far: ``moco``, ``byol`` and
+``python tests/train/test_golden_losses.py``. Re-baselines so far: ``vcl (default)`` when the
+default took the pseudo-motion task (``method.aux.pseudo_motion=3``; every other row switches it
+off and kept its numbers); ``moco``, ``byol`` and
 ``vcl`` (the recipes with a momentum network), when the key network became
 :class:`~vcl_core.losses.MomentumEncoder`'s deep copy instead of a freshly initialised network
 overwritten with the online weights: the old code with a deep copy gives the new values exactly

@@ -37,7 +37,32 @@ def test_every_task_trains_its_head_and_the_encoder(tiny_bench, tiny_overrides):
 
 def test_zero_weight_is_the_same_config_as_no_task():
     assert load_config("synthetic", ["method.aux.gap=0"]) == load_config("synthetic")
-    assert load_config("synthetic", ["data.policy=cvrl", "method.aux.gap=0.5"]).method.aux == {"gap": 0.5}
+    assert load_config("synthetic", ["data.policy=cvrl", "method.aux.gap=0.5"]).method.aux == {"pseudo_motion": 3.0,
+                                                                                                "gap": 0.5}
+    assert load_config("synthetic", ["method.aux.pseudo_motion=0"]).method.aux == {}
+
+
+def test_the_default_trains_pseudo_motion_and_the_published_recipes_do_not():
+    from vcl_core.train.config import RECIPE_PRESETS
+
+    assert load_config("synthetic").method.aux == {"pseudo_motion": 3.0}
+    for name in RECIPE_PRESETS:
+        if name != "vcl":
+            assert load_config("synthetic", [f"method={name}"]).method.aux == {}, name
+
+
+def test_random_targets_are_drawn_per_video_whatever_the_batch():
+    """A task's draws for a video depend on that video's sample seed only, so two processes
+    that split a batch draw what one process draws for the whole batch."""
+    views = [torch.zeros(3, 3, 2, 4, 4)]
+
+    def inputs(seeds):
+        return TaskInputs(views=views[:1] * 1, h={}, batch={"sample_seed": torch.tensor(seeds)}, layout=None)
+
+    whole = inputs([11, 12, 13]).uniform(5)
+    assert whole.shape == (3, 5) and ((whole >= 0) & (whole < 1)).all()
+    torch.testing.assert_close(inputs([13, 11]).uniform(5), whole[[2, 0]], rtol=0, atol=0)
+    assert not torch.equal(whole[0], whole[1])
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -56,6 +56,9 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
                         (zeros when none was injected, see :class:`~vcl_core.data.perturb.CameraMotion`)
     ``camera_recorded`` float ``(V, 2)`` recorded camera velocity per clip frame, NaN if unknown
     ``labels``          class index per label column, -1 when missing
+    ``sample_seed``     a seed drawn last from the item's generator, for randomness the
+                        objective needs per video (the pseudo-motion task's clips): the same
+                        however the batch is split across processes
     ``failures``        list of ``"video_id: reason"`` for replaced videos
     """
 
@@ -154,6 +157,7 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
             group = [i for i, a in enumerate(augs) if a.crop_size == size]
             for i, v in zip(group, apply_spatial_views([clips[i] for i in group], [spatial[i] for i in group], size)):
                 views[i] = v
+        sample_seed = int(rng.integers(2**62))  # the last draw: nothing above depends on it
         return {
             "views": views,
             "layout": self.layout,
@@ -165,6 +169,7 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
             "camera_recorded": torch.from_numpy(np.stack(recorded)),
             "video_id": rec.video_id,
             "video_frames": n,
+            "sample_seed": sample_seed,
         }
 
     def __getitem__(self, index: int | tuple[int, int]) -> dict:
@@ -210,6 +215,7 @@ def collate_views(batch: list[dict]) -> dict:
         "video": torch.tensor([b["video"] for b in batch]),
         "video_frames": torch.tensor([b["video_frames"] for b in batch]),
         "gap": torch.tensor([b["gap"] for b in batch]),
+        "sample_seed": torch.tensor([b["sample_seed"] for b in batch], dtype=torch.long),
         "video_id": [b["video_id"] for b in batch],
         "failures": [f for b in batch for f in b["failures"]],
     }

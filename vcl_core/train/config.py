@@ -124,8 +124,11 @@ class MethodConfig:
             to it, so ``data.long_frames`` must differ from ``data.num_frames``).
         global_local: weight of the time-aligned global-local cross-scale term (``tclr``, ``vcl``).
         aux: weights of the predictive auxiliary tasks by name (:mod:`vcl_core.train.tasks`:
-            ``order``, ``speed``, ``gap``, ``future``, ``motion``, ``camera``), e.g.
-            ``method.aux.gap=0.5``; absent or 0 = off.
+            ``order``, ``speed``, ``gap``, ``future``, ``motion``, ``camera``,
+            ``pseudo_motion``), e.g. ``method.aux.gap=0.5``; absent or 0 = off. A mapping
+            override adds to the default's tasks: the default trains ``pseudo_motion=3`` (the
+            synthetic-motion task that makes sub-second motion learnable without labels,
+            PAPER section 5); ``method.aux.pseudo_motion=0`` switches it off.
         proj_hidden, proj_dim, proj_layers: projection head MLP.
         pred_hidden: BYOL predictor hidden width.
     """
@@ -151,7 +154,7 @@ class MethodConfig:
     memory_tbptt: int = 0
     share_scales: bool = True
     global_local: float = 0.0
-    aux: dict[str, float] = field(default_factory=dict)
+    aux: dict[str, float] = field(default_factory=lambda: {"pseudo_motion": 3.0})
     proj_hidden: int = 256
     proj_dim: int = 128
     proj_layers: int = 2
@@ -464,7 +467,9 @@ def _merge(obj, updates: dict, prefix: str = ""):
         raise ValueError(f"{prefix.rstrip('.') or 'config'}: {e}") from e
 
 
-_OFF = ["method.temporal_negatives=none", "method.long_negatives=none", "method.fast_contrast=0"]
+#: this repository's additions to the published recipes, off (the presets are the papers' recipes)
+_OFF = ["method.temporal_negatives=none", "method.long_negatives=none", "method.fast_contrast=0",
+        "method.aux.pseudo_motion=0"]
 
 #: ``method=<name>`` on the command line (or in an overrides list): each published recipe as
 #: the settings that make it, within this repository's encoder and views (later overrides win)
@@ -484,8 +489,7 @@ RECIPE_PRESETS: dict[str, list[str]] = {
     # this repository's default (see the README)
     "vcl": [],
     # cross-entropy on whole-video views: the ceiling
-    "supervised": ["method.name=supervised", "method.temporal_negatives=none", "method.long_negatives=none",
-                   "method.fast_contrast=0", "data.num_views=0", "data.long_views=1"],
+    "supervised": ["method.name=supervised", *_OFF, "data.num_views=0", "data.long_views=1"],
 }
 
 

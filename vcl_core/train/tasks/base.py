@@ -52,6 +52,14 @@ class TaskInputs:
         """Every short clip of the video: the clip views, then the other windows."""
         return list(self.layout.clips)
 
+    def uniform(self, n: int) -> torch.Tensor:
+        """``(B, n)`` float32 draws from U[0, 1), each video's from its own generator seeded by
+        the sampler (``batch["sample_seed"]``): a task's random targets are then the same on one
+        process as on several that split the batch, and a resumed run draws them again."""
+        seeds = self.batch["sample_seed"].tolist()
+        u = torch.stack([torch.rand(n, generator=torch.Generator().manual_seed(s)) for s in seeds])
+        return u.to(self.views[0].device)
+
     @property
     def first_view(self) -> int:
         """The view a single-view task reads: the first short clip, else the first whole view."""

@@ -93,16 +93,20 @@ class PseudoMotion(AuxTask):
     def forward(self, x: TaskInputs) -> torch.Tensor:
         v = x.first_view
         clip = x.views[v]
-        b, _, t = clip.shape[:3]
-        dev = clip.device
+        t = clip.shape[2]
         frame = clip[:, :, t // 2]
         frame = frame.to(torch.promote_types(frame.dtype, torch.float32))  # resampling in >= fp32
-        labels = torch.randint(len(DIRECTIONS), (b,), device=dev)
-        speed = torch.empty(b, device=dev).uniform_(*self.speeds)
-        pan = torch.empty(b, 2, device=dev).uniform_(-self.max_pan, self.max_pan)
-        side = torch.empty(b, 2, device=dev).uniform_(*self.box_side)
-        corner = torch.rand(b, 2, device=dev) * (1 - side)
+        u = x.uniform(10)  # per video, so one process and several draw the same clips
+
+        def between(lo, hi, cols):
+            return lo + (hi - lo) * u[:, cols]
+
+        labels = (u[:, 0] * len(DIRECTIONS)).long().clamp(max=len(DIRECTIONS) - 1)
+        speed = between(*self.speeds, 1)
+        pan = between(-self.max_pan, self.max_pan, slice(2, 4))
+        side = between(*self.box_side, slice(4, 6))
+        corner = u[:, 6:8] * (1 - side)
         box = torch.cat([corner, corner + side], 1)
-        box_velocity = torch.empty(b, 2, device=dev).uniform_(-self.max_box_velocity, self.max_box_velocity)
+        box_velocity = between(-self.max_box_velocity, self.max_box_velocity, slice(8, 10))
         made = pseudo_motion_clips(frame, t, labels, speed, pan, box, box_velocity).to(clip.dtype)
         return F.cross_entropy(self.head(x.encode(made)), labels)
