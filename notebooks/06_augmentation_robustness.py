@@ -22,7 +22,9 @@
 # apart). Frame dropping (a dropped frame repeats the last kept one), spatio-temporal tube
 # masking (half the cells hidden for the whole clip) and reversal as an augmentation (a clip
 # played backwards is a *positive*, the opposite of the reference recipe's reversed negative)
-# complete the temporal augmentations of `vcl_core.data.temporal_augment`.
+# complete the temporal augmentations of `vcl_core.data.temporal_augment`. The last variant pastes
+# each view's moving foreground onto a still frame of another video (after FAME, Ding et al.
+# 2022; `vcl_core.data.foreground`), so the views of a video share the object, not the scene.
 #
 # **Runtime.** 32 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
 # notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
@@ -93,6 +95,7 @@ variants = {
     "+ frame dropping": ["temporal.drop_p=0.2"],
     "+ tube masking": ["temporal.mask_ratio=0.5"],
     "+ reversal as augmentation": ["temporal.reverse_p=0.5"],
+    "+ foreground on another scene": ["temporal.background_p=0.5"],
 }
 rec = exp.records(variants, ctx.seeds, blocks=("probes", "robustness"))
 df = rec[(rec.block == "probes") & (rec.protocol == "linear") & (rec.metric == "top1")].rename(

@@ -7,10 +7,10 @@ from vcl_core.data import (AugmentConfig, ContrastiveVideoDataset, DecodeSource,
                            TemporalAugmentConfig, ViewSpec, collate_views, load_index)
 
 TEMPORAL = TemporalAugmentConfig(speeds=(1, 2), drop_p=0.2, reverse_p=0.2, shuffle_p=0.2, mask_ratio=0.3,
-                                 mask_patch=4, lighting_p=0.5, camera_p=0.5)
+                                 mask_patch=4, lighting_p=0.5, camera_p=0.5, background_p=0.5)
 SAMPLING = SamplingConfig(views=(ViewSpec(4, 2, temporal=TEMPORAL), ViewSpec(4, 2), ViewSpec(4, whole=True)),
                           policy="cvrl", intra_negatives=1)
-TENSOR_KEYS = ("index", "video", "gap", "windows", "speed", "camera", "labels")
+TENSOR_KEYS = ("index", "video", "gap", "windows", "speed", "camera", "labels", "sample_seed")
 
 
 def _dataset(root):

@@ -226,7 +226,8 @@ def test_temporal_augment_config_applies_every_feature():
 
 @pytest.mark.parametrize("bad", [dict(speeds=()), dict(speeds=(0.0,)), dict(drop_p=1.0), dict(reverse_p=0.6, shuffle_p=0.6),
                                  dict(shuffle_chunks=1), dict(mask_ratio=1.5), dict(mask_duration=(0.5, 0.2)),
-                                 dict(lighting_strength=1.0), dict(camera_pan=-0.1)])
+                                 dict(lighting_strength=1.0), dict(camera_pan=-0.1),
+                                 dict(background_p=1.5), dict(foreground_frac=0.0), dict(foreground_frac=1.0)])
 def test_bad_temporal_configs_are_rejected(bad):
     with pytest.raises(ValueError):
         TemporalAugmentConfig(**bad)

@@ -19,6 +19,7 @@ import torch
 from .augment import AugmentConfig, apply_spatial_views, draw_spatial
 from .cache import FrameSource
 from .decode import VideoDecodeError
+from .foreground import motion_mask, paste_foreground
 from .index import VideoRecord
 from .views import ClipTooShort, SamplingConfig, ViewLayout, sample_negative_starts, sample_starts, window_indices
 from .perturb import draw_speed
@@ -112,6 +113,20 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
             self.known_bad[j] = str(e)
             raise
 
+    def _paste_on_other_scene(self, clip: torch.Tensor, j: int, rng: np.random.Generator,
+                              frac: float) -> torch.Tensor:
+        """The clip's moving foreground on a random frame of another video (``temporal.background_p``);
+        the clip unchanged when that video cannot be read (the draws are the same either way)."""
+        k = int(rng.integers(len(self.records) - 1)) if len(self.records) > 1 else j
+        k += int(k >= j and len(self.records) > 1)
+        where = rng.random()
+        try:
+            n = self._num_frames(k)
+            background = self.source.read(self.records[k], np.array([int(where * n)]))[0]
+        except (VideoDecodeError, OSError):
+            return clip
+        return paste_foreground(clip, torch.from_numpy(np.ascontiguousarray(background)), motion_mask(clip, frac))
+
     def _sample(self, j: int, rng: np.random.Generator) -> dict:
         rec = self.records[j]
         s = self.sampling
@@ -145,6 +160,8 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
         clips, spatial, cams, recorded = [], [], [], []
         for idx, spec, p, aug in zip(frame_idx, specs, params, augs):
             clip = frames[torch.from_numpy(np.searchsorted(union, idx))]
+            if spec.temporal.background_p > 0 and rng.random() < spec.temporal.background_p:
+                clip = self._paste_on_other_scene(clip, j, rng, spec.temporal.foreground_frac)
             if spec.temporal.active:
                 p = draw_clip_params(rng, spec.temporal, p, h, w)
                 clip = apply_clip_params(clip, p)

@@ -6,8 +6,8 @@ A view's :class:`TemporalAugmentConfig` is applied in three stages by the datase
 1. before the window is placed: the playback speed (it changes how many source frames the
    view spans);
 2. on the frame indices, before decoding: frame dropping, then reversal or shuffling;
-3. on the decoded uint8 clip, before the spatial augmentation: camera motion, lighting drift,
-   tube masking.
+3. on the decoded uint8 clip, before the spatial augmentation: the foreground pasted onto
+   another video's frame (by the dataset), camera motion, lighting drift, tube masking.
 
 Every feature is off by default, and a feature that is off draws nothing from the generator,
 so adding a feature to one view does not change the samples of the others.
@@ -45,6 +45,11 @@ class TemporalAugmentConfig:
         camera_pan: largest pan speed (fraction of the frame per frame).
         camera_zoom: largest zoom rate (``d log zoom`` per frame).
         camera_shake: jitter standard deviation (fraction of the frame).
+        background_p: probability of pasting the clip's moving foreground onto a still frame
+            of another video (:mod:`vcl_core.data.foreground`, after FAME): the views of one
+            video then share the object and its motion, not the scene. Applied by the dataset
+            (it needs another video) before the camera motion and lighting drift.
+        foreground_frac: fraction of the frame kept as foreground (the pixels that change most).
     """
 
     speeds: tuple[float, ...] = (1.0,)
@@ -61,12 +66,14 @@ class TemporalAugmentConfig:
     camera_pan: float = 0.02
     camera_zoom: float = 0.01
     camera_shake: float = 0.005
+    background_p: float = 0.0
+    foreground_frac: float = 0.4
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "speeds", tuple(float(s) for s in self.speeds))
         if not self.speeds or min(self.speeds) <= 0:
             raise ValueError(f"speeds must be positive factors, got {self.speeds}")
-        for name in ("drop_p", "reverse_p", "shuffle_p", "lighting_p", "camera_p", "mask_ratio"):
+        for name in ("drop_p", "reverse_p", "shuffle_p", "lighting_p", "camera_p", "mask_ratio", "background_p"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.drop_p >= 1:
@@ -76,6 +83,8 @@ class TemporalAugmentConfig:
                              f"{self.reverse_p} + {self.shuffle_p}")
         if self.shuffle_chunks < 0 or self.shuffle_chunks == 1:
             raise ValueError(f"shuffle_chunks must be 0 (frames) or >= 2, got {self.shuffle_chunks}")
+        if not 0 < self.foreground_frac < 1:
+            raise ValueError(f"foreground_frac must be in (0, 1), got {self.foreground_frac}")
         if self.mask_patch < 1:
             raise ValueError(f"mask_patch must be >= 1, got {self.mask_patch}")
         lo, hi = self.mask_duration

@@ -581,7 +581,9 @@ def sampling_config(cfg: Config) -> SamplingConfig:
     # whole-video views share the clips' lighting drift (the only temporal augmentation that
     # makes sense for a view spanning the video): a brightness trend then tells nothing about
     # which way the video plays, and the order of events must be read from the events
-    whole = TemporalAugmentConfig(lighting_p=t.lighting_p, lighting_strength=t.lighting_strength)
+    # (and the clips' foreground pasting: the scene must not tell a video's whole views apart either)
+    whole = TemporalAugmentConfig(lighting_p=t.lighting_p, lighting_strength=t.lighting_strength,
+                                  background_p=t.background_p, foreground_frac=t.foreground_frac)
     views = tuple([ViewSpec(d.long_frames, 1, whole=True, jitter=d.long_jitter, temporal=whole)] * d.long_views
                   + [ViewSpec(d.num_frames, d.stride, temporal=t)] * d.num_views)
     return SamplingConfig(views=views, policy=d.policy, min_gap=d.min_gap,
