@@ -57,6 +57,25 @@ def test_same_config_under_two_names_is_one_run(tiny_bench, tmp_path):
     assert exp.run_dir("default", [], 1) != a  # another seed is another run
 
 
+def test_an_option_added_later_keeps_the_hash_of_runs_from_before_it_at_its_old_value():
+    """A run cached before ``temporal.background_p`` existed had no such key in its config; the
+    option at 0 computes what that run computed, so it must find the same directory."""
+    import hashlib
+    import json
+
+    from vcl_core.experiment import HASHED_ONLY_IF_CHANGED
+    from vcl_core.train import load_config
+
+    cfg = load_config("synthetic")
+    before = cfg.to_dict()
+    before["train"].pop("compile")
+    for section, key in HASHED_ONLY_IF_CHANGED:
+        del before[section][key]
+    assert config_hash(cfg) == hashlib.sha1(json.dumps(before, sort_keys=True).encode()).hexdigest()[:10]
+    assert config_hash(load_config("synthetic", ["temporal.background_p=0.5"])) != config_hash(cfg)
+    assert config_hash(load_config("synthetic", ["temporal.foreground_frac=0.3"])) != config_hash(cfg)
+
+
 @pytest.mark.slow
 def test_two_jobs_asking_for_one_run_train_it_once(tiny_bench, tmp_path):
     exp = Experiment(data=str(tiny_bench), runs_dir=str(tmp_path), smoke=True, verbose=False)

@@ -105,11 +105,19 @@ RANDOM_INIT = ["train.steps=0"]
 NOT_HASHED = (("train", "compile"),)
 
 
+#: options added after runs were cached, with the value that reproduces what came before: left
+#: out of the hash at that value, so a new option does not orphan the runs trained before it
+HASHED_ONLY_IF_CHANGED = {("temporal", "background_p"): 0.0, ("temporal", "foreground_frac"): 0.4}
+
+
 def config_hash(cfg: Config) -> str:
     """A short stable hash of a full config (the run directory's name suffix)."""
     d = cfg.to_dict()
     for section, key in NOT_HASHED:
         d[section].pop(key, None)
+    for (section, key), value in HASHED_ONLY_IF_CHANGED.items():
+        if d[section].get(key) == value:
+            d[section].pop(key)
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
 
 
