@@ -1,6 +1,6 @@
 import pytest
 
-from vcl_core.train.config import Config, list_presets, load_config, parse_overrides
+from vcl_core.train.config import Config, config_from_dict, list_presets, load_config, parse_overrides, save_config
 
 
 def test_every_preset_loads_and_validates():
@@ -66,3 +66,16 @@ def test_recipe_presets_are_shorthands_that_later_overrides_refine():
     assert moco.method.queue_size == 64 and moco.method.temporal_negatives == "none"
     with pytest.raises(ValueError, match="method='mocov9'.*one of simclr, cvrl"):
         load_config("synthetic", ["method=mocov9"])
+
+
+@pytest.mark.parametrize("overrides", [[], ["method.aux.pseudo_motion=0"], ["method=simclr"],
+                                       ["data.policy=cvrl", "method.aux.gap=0.5"]])
+def test_a_saved_config_loads_as_itself(overrides, tmp_path):
+    """A run's config.yaml states its task weights whole: ``aux: {}`` is no task, not the
+    default's tasks (a command-line ``method.aux.gap=0.5`` adds to them)."""
+    cfg = load_config("synthetic", overrides)
+    assert config_from_dict(cfg.to_dict()) == cfg
+    save_config(cfg, tmp_path / "config.yaml")
+    assert load_config(str(tmp_path / "config.yaml")) == cfg
+    assert load_config(str(tmp_path / "config.yaml"), ["method.aux.order=1", "data.intra_negatives=1"]).method.aux \
+        == {**cfg.method.aux, "order": 1.0}

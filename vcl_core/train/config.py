@@ -438,8 +438,12 @@ def _coerce(value, tp, key: str):
     return value
 
 
-def _merge(obj, updates: dict, prefix: str = ""):
-    """Return a copy of dataclass ``obj`` with nested ``updates`` applied and type-checked."""
+def _merge(obj, updates: dict, prefix: str = "", replace_mappings: bool = False):
+    """Return a copy of dataclass ``obj`` with nested ``updates`` applied and type-checked.
+
+    A mapping field (``method.aux``) is updated key by key, as a command-line override means
+    (``method.aux.gap=0.5`` adds a task to the default's), or with ``replace_mappings`` replaced
+    whole, as a config file means (a run's saved ``aux: {}`` is no task at all)."""
     hints = typing.get_type_hints(type(obj))
     names = [f.name for f in fields(obj)]
     changes = {}
@@ -456,8 +460,8 @@ def _merge(obj, updates: dict, prefix: str = ""):
         if is_dataclass(cur):
             if not isinstance(v, dict):
                 raise TypeError(f"{key}: expected a mapping of its fields, got {v!r}")
-            changes[k] = _merge(cur, v, key + ".")
-        elif isinstance(cur, dict) and isinstance(v, dict):  # a mapping field: keys are added or replaced
+            changes[k] = _merge(cur, v, key + ".", replace_mappings)
+        elif isinstance(cur, dict) and isinstance(v, dict) and not replace_mappings:  # keys added or replaced
             changes[k] = {**cur, **_coerce(v, hints[k], key)}
         else:
             changes[k] = _coerce(v, hints[k], key)
@@ -521,13 +525,6 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
-def deep_update(base: dict, upd: dict) -> dict:
-    out = dict(base)
-    for k, v in upd.items():
-        out[k] = deep_update(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def list_presets() -> list[str]:
     """Names of the YAML presets shipped with the package."""
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
@@ -556,15 +553,16 @@ def load_config(name_or_path: str | None = None, overrides: list[str] | dict | N
         data = yaml.safe_load(p.read_text()) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{p}: a config file must be a mapping of sections")
+    cfg = _merge(Config(), data, replace_mappings=True)  # a file states its mappings whole
     if overrides:
         upd = parse_overrides(overrides) if isinstance(overrides, list) else overrides
-        data = deep_update(data, upd)
-    return _merge(Config(), data).validate()
+        cfg = _merge(cfg, upd)
+    return cfg.validate()
 
 
 def config_from_dict(d: dict) -> Config:
     """Rebuild a :class:`Config` saved with :meth:`Config.to_dict` (e.g. a run's config.yaml)."""
-    return _merge(Config(), d).validate()
+    return _merge(Config(), d, replace_mappings=True).validate()
 
 
 def save_config(cfg: Config, path: str | Path) -> None:
