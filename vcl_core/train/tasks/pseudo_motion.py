@@ -9,8 +9,10 @@ direction of local motion relative to its surround, so it puts direction detecto
 embedding. The camera pan and the window's own motion are drawn independently of the label:
 global motion and moving edges tell nothing. (With a still window the task is learned in a few
 hundred steps from the window's edges and taught the encoder little: PAPER.md, section 5.)
-On the synthetic benchmark, weight 3, 1,000 steps: motion 91.7 / 91.3% (seeds 0 / 1) against
-60.8 / 52.9% without the task."""
+The default recipe trains it with weight 3; on the synthetic benchmark at 1,000 steps the
+whole-video linear probe reads motion at 93.9 +- 2.4% with it and 55.4 +- 4.7% without (3 seeds
+each, notebook 00). Its random clips are drawn per video (:meth:`TaskInputs.uniform`), so two
+DDP processes train like one."""
 from __future__ import annotations
 
 import torch
