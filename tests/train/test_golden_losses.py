@@ -6,8 +6,9 @@ fails here. Runs are float64 on CPU, so the comparison is to the five decimals t
 The benchmark is the tests' ``tiny`` one, encoded losslessly (see ``conftest.py``). Regenerate
 only for a deliberate change of a recipe, and say so in the commit:
 ``python tests/train/test_golden_losses.py``. Re-baselines so far: ``vcl (default)`` when the
-default took the pseudo-motion task (``method.aux.pseudo_motion=3``; every other row switches it
-off and kept its numbers); ``moco``, ``byol`` and
+default took the pseudo-motion task (``method.aux.pseudo_motion=3``), and ``auxiliaries`` (which
+trains that task too) when its clips came to be drawn per video; every other row switches the
+task off and kept its numbers; ``moco``, ``byol`` and
 ``vcl`` (the recipes with a momentum network), when the key network became
 :class:`~vcl_core.losses.MomentumEncoder`'s deep copy instead of a freshly initialised network
 overwritten with the online weights: the old code with a deep copy gives the new values exactly
