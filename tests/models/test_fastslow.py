@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vcl_core.models import (R3D18, FastSlowConfig, FastSlowEncoder, create_fast_slow, fast_slow_r3d18,
-                             fast_slow_r3d18_config, frame_differences, pool_width)
+                             fast_slow_r3d18_config, frame_differences, pool_width, standardize)
 
 TINY = (8, 16, 32)
 
@@ -200,17 +200,54 @@ def test_frame_differences_keep_time_and_remove_what_does_not_move():
 
 def test_a_diff_fast_pathway_cannot_see_static_appearance():
     """Adding the same picture to every frame changes what the slow pathway sees, not the
-    fast one's input: with ``fast_input="diff"`` the fast tokens are unchanged."""
+    fast one's input: with ``fast_input="diff"`` the fast tokens are unchanged. (The input is
+    not standardised here: a clip's standard deviation depends on the still picture.)"""
     torch.manual_seed(0)
     x = torch.randn(2, 3, 8, 32, 32)
     still = torch.randn(2, 3, 1, 32, 32).expand_as(x)
-    diff = tiny(fast_input="diff", lateral=False).eval()
+    diff = tiny(fast_input="diff", lateral=False, input_norm="none").eval()
     f1, s1 = diff.tokens(x)
     f2, s2 = diff.tokens(x + still)
     torch.testing.assert_close(f1, f2)
     assert not torch.allclose(s1, s2)
-    rgb = tiny(fast_input="rgb", lateral=False).eval()
+    rgb = tiny(fast_input="rgb", lateral=False, input_norm="none").eval()
     assert not torch.allclose(rgb.tokens(x)[0], rgb.tokens(x + still)[0])
+
+
+def test_standardize_matches_a_hand_computation():
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 4, 5, 6, dtype=torch.float64)
+    y = standardize(x, "clip", eps=0)
+    for b in range(2):
+        ref = (x[b] - x[b].mean()) / x[b].std(unbiased=False)
+        torch.testing.assert_close(y[b], ref)
+    z = standardize(x, "frame", eps=0)
+    for b in range(2):
+        for t in range(4):
+            ref = (x[b, :, t] - x[b, :, t].mean()) / x[b, :, t].std(unbiased=False)
+            torch.testing.assert_close(z[b, :, t], ref)
+    assert standardize(x, "none") is x
+    torch.testing.assert_close(standardize(torch.full((1, 3, 2, 4, 4), 0.7), "clip"), torch.zeros(1, 3, 2, 4, 4),
+                               atol=1e-4, rtol=0)
+
+
+def test_clip_standardisation_makes_the_encoder_blind_to_brightness_and_contrast():
+    """A clip and the same clip with its brightness and contrast changed (one affine map of
+    the intensities, as colour jitter applies it) embed alike with ``input_norm="clip"``, not
+    with ``none``; a brightness that changes over time is undone by ``frame`` only."""
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 8, 32, 32, dtype=torch.float64)
+    jittered = 1.6 * x - 0.3
+    clip = tiny(input_norm="clip").double().eval()
+    torch.testing.assert_close(clip(x), clip(jittered), atol=1e-2, rtol=1e-2)
+    none = tiny(input_norm="none").double().eval()
+    none.load_state_dict(clip.state_dict())
+    assert (none(x) - none(jittered)).abs().max() > 10 * (clip(x) - clip(jittered)).abs().max()
+    ramp = torch.linspace(0.6, 1.4, 8, dtype=torch.float64).view(1, 1, 8, 1, 1)
+    frame = tiny(input_norm="frame").double().eval()
+    frame.load_state_dict(clip.state_dict())
+    torch.testing.assert_close(frame(x), frame(x * ramp), atol=1e-2, rtol=1e-2)
+    assert (clip(x) - clip(x * ramp)).abs().max() > 10 * (frame(x) - frame(x * ramp)).abs().max()
 
 
 @pytest.mark.parametrize("pool", ["mean", "time", "segments"])

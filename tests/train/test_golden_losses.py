@@ -13,6 +13,8 @@ task off and kept its numbers; ``moco``, ``byol`` and
 :class:`~vcl_core.losses.MomentumEncoder`'s deep copy instead of a freshly initialised network
 overwritten with the online weights: the old code with a deep copy gives the new values exactly
 (only the discarded initialisation's random draws, which shifted every later draw, are gone).
+The table's encoder reads its input as it comes (``model.input_norm=none``, the default before
+clip standardisation; ``tests/models/test_fastslow.py`` tests the standardisation itself).
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ TABLE = Path(__file__).with_name("golden_losses.json")
 STEPS = 5
 COMMON = ["train.steps=5", "train.batch_size=6", "data.workers=0", "train.log_every=1", "model.widths=[8,16,32]",
           "train.precision=64-true", "train.threads=1", "train.snapshots=[]", "train.seed=3",
-          "model.beta=0.25"]  # the encoder the table was written with
+          "model.beta=0.25", "model.input_norm=none"]  # the encoder the table was written with
 
 
 def lossless_tiny(out: Path) -> Path:
