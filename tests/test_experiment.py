@@ -66,14 +66,14 @@ def test_an_option_added_later_keeps_the_hash_of_runs_from_before_it_at_its_old_
     from vcl_core.experiment import HASHED_ONLY_IF_CHANGED
     from vcl_core.train import load_config
 
-    cfg = load_config("synthetic")
+    cfg = load_config("synthetic", ["model.input_norm=none"])  # the encoder of the runs before input_norm
     before = cfg.to_dict()
     before["train"].pop("compile")
     for section, key in HASHED_ONLY_IF_CHANGED:
         del before[section][key]
     assert config_hash(cfg) == hashlib.sha1(json.dumps(before, sort_keys=True).encode()).hexdigest()[:10]
-    assert config_hash(load_config("synthetic", ["temporal.background_p=0.5"])) != config_hash(cfg)
-    assert config_hash(load_config("synthetic", ["temporal.foreground_frac=0.3"])) != config_hash(cfg)
+    for changed in ("temporal.background_p=0.5", "temporal.foreground_frac=0.3", "model.input_norm=clip"):
+        assert config_hash(load_config("synthetic", ["model.input_norm=none", changed])) != config_hash(cfg)
 
 
 @pytest.mark.slow
