@@ -17,9 +17,8 @@
 # frame, many channels), a fast pathway alone (every frame, few channels), and the two
 # together, fused by concatenation (SlowFast's head), by gating (each stream gates the
 # other), or by cross-attention (slow time tokens attend to fast ones). Same recipe, same
-# budget, several seeds; and the two fused by concatenation on the raw input, without the
-# per-clip standardisation the encoder applies first (`model.input_norm=clip`, which undoes
-# the brightness and contrast of the colour jitter). We also train one model with temporal
+# budget, several seeds; and the two fused by concatenation on clips standardised first
+# (`model.input_norm=clip`, which undoes the brightness and contrast of the colour jitter). We also train one model with temporal
 # attention pooling and show which moments of a video it weighs.
 #
 # **Runtime.** 14 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
@@ -100,7 +99,7 @@ variants = {
     "fast+slow, concat": [],
     "fast+slow, gate": ["model.fusion=gate"],
     "fast+slow, cross-attention": ["model.fusion=xattn"],
-    "fast+slow, raw input": ["model.input_norm=none"],
+    "fast+slow, standardised input": ["model.input_norm=clip"],
 }
 df = exp.sweep(variants, ctx.seeds)
 print(summarize(df, protocol="whole").to_string(index=False))

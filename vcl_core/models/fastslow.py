@@ -60,9 +60,10 @@ class FastSlowConfig:
             clip's mean and divides by its standard deviation (over channels, frames and
             pixels), which undoes brightness and contrast changes of the whole clip, the colour
             jitter of training included; ``frame`` does the same for every frame on its own
-            (also undoing lighting that changes over time); ``none`` keeps the input. With
-            BatchNorm and colour jitter, the supervised slow pathway alone reads shape at
-            41-53% after 300 steps without it and 78-86% with ``clip`` (PAPER.md, section 5).
+            (also undoing lighting that changes over time); ``none`` (the default) keeps the
+            input. With BatchNorm and colour jitter, the supervised slow pathway alone reads
+            shape at 41-53% after 300 steps without it and 86% with ``clip``; the default
+            self-supervised recipe with ``clip`` gains shape but loses motion (PAPER.md, section 5).
         slow_kt: temporal kernel of each slow stage (SlowFast uses 1 early, 3 late). All
             temporal kernels must be odd. ``widths``, ``depths`` and ``slow_kt`` need one entry
             per stage (any number of stages; 4 gives the R3D-18 layout).
@@ -91,7 +92,7 @@ class FastSlowConfig:
     norm: str = "batch"
     fast_kt: int = 3
     fast_input: str = "diff"
-    input_norm: str = "clip"
+    input_norm: str = "none"
     slow_kt: tuple[int, ...] = (1, 1, 3)
     lateral: bool = True
     fusion: str = "concat"

@@ -565,9 +565,9 @@ def config_from_dict(d: dict) -> Config:
     return _merge(Config(), d, replace_mappings=True).validate()
 
 
-#: Options whose default changed after runs had been saved without them: a saved run config
-#: that lacks the key was trained with the old value (``input_norm`` came with clip
-#: standardisation as its default; the runs before it read their input as it came).
+#: Options added after runs had been saved without them: a saved run config that lacks the
+#: key was trained with this value (the runs before ``input_norm`` read their input as it
+#: came), whatever the option's default becomes.
 CHANGED_DEFAULTS = {("model", "input_norm"): "none"}
 
 
