@@ -565,22 +565,6 @@ def config_from_dict(d: dict) -> Config:
     return _merge(Config(), d, replace_mappings=True).validate()
 
 
-#: Options added after runs had been saved without them: a saved run config that lacks the
-#: key was trained with this value (the runs before ``input_norm`` read their input as it
-#: came), whatever the option's default becomes.
-CHANGED_DEFAULTS = {("model", "input_norm"): "none"}
-
-
-def load_run_config(path: str | Path) -> Config:
-    """The config a run directory's ``config.yaml`` was trained with, including runs saved
-    before an option of :data:`CHANGED_DEFAULTS` existed (they get its old value)."""
-    d = yaml.safe_load(Path(path).read_text()) or {}
-    for (section, key), old in CHANGED_DEFAULTS.items():
-        if isinstance(d.get(section), dict):
-            d[section].setdefault(key, old)
-    return config_from_dict(d)
-
-
 def save_config(cfg: Config, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 

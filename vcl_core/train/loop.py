@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import yaml
 
 from ..data import ContrastiveVideoDataset, EpochSampler, collate_views, load_index, make_source
 from ..data.tracks import load_camera_tracks
 from ..progress import progress_bar
 from .checkpoint import atomic_save, load_checkpoint, rng_state, set_rng_state
-from .config import Config, load_run_config, sampling_config, save_config
+from .config import Config, config_from_dict, sampling_config, save_config
 from .logging import MetricsLogger
 from .syncbn import convert_sync_batchnorm
 from .objective import RECIPES, build_objective
@@ -81,7 +82,7 @@ def _check_run_dir(out: Path, cfg: Config, resume: bool) -> str:
     cfg_path, ckpt = out / "config.yaml", out / "checkpoints" / "last.ckpt"
     if not cfg_path.exists():
         return "fresh"
-    old = load_run_config(cfg_path).to_dict()
+    old = config_from_dict(yaml.safe_load(cfg_path.read_text())).to_dict()
     new = cfg.to_dict()
     # the time budget belongs to one invocation (``--max-minutes``), not to the run; compiling
     # changes speed only

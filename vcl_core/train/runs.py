@@ -5,11 +5,12 @@ import json
 from pathlib import Path
 
 import torch
+import yaml
 
 from ..data import load_index, make_source
 from ..eval import evaluate_encoder
 from .checkpoint import load_checkpoint
-from .config import Config, load_run_config
+from .config import Config, config_from_dict
 from .objective import build_objective
 
 
@@ -26,7 +27,7 @@ def load_objective(run_dir: str | Path, step: int | None = None) -> tuple[Config
             raise FileNotFoundError(f"{run} has no snapshot at step {step}; train it with train.snapshots=[{step}]")
         raise FileNotFoundError(f"{run} is not a run directory (needs config.yaml and checkpoints/last.ckpt); "
                                 "create one with `vcl pretrain --out DIR`")
-    cfg = load_run_config(cfg_path)
+    cfg = config_from_dict(yaml.safe_load(cfg_path.read_text()))
     ck = load_checkpoint(ckpt_path)
     objective = build_objective(cfg, ck.get("num_classes"), num_videos=_bank_size(ck))
     objective.load_state_dict(ck["model"])
