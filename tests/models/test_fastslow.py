@@ -250,22 +250,6 @@ def test_clip_standardisation_makes_the_encoder_blind_to_brightness_and_contrast
     assert (clip(x) - clip(x * ramp)).abs().max() > 10 * (frame(x) - frame(x * ramp)).abs().max()
 
 
-def test_slow_standardisation_standardises_the_slow_pathway_only():
-    """``input_norm="slow"``: the slow tokens are those of ``clip`` and the fast tokens those of
-    ``none`` (same weights, no lateral connections so the streams are independent); with the
-    laterals the slow stream still sees the raw frames through the fast pathway."""
-    torch.manual_seed(0)
-    x = torch.rand(2, 3, 8, 32, 32, dtype=torch.float64) * 1.6 - 0.3
-    nets = {m: tiny(input_norm=m, lateral=False).double().eval() for m in ("slow", "clip", "none")}
-    for m in ("clip", "none"):
-        nets[m].load_state_dict(nets["slow"].state_dict())
-    f, s = nets["slow"].tokens(x)
-    torch.testing.assert_close(s, nets["clip"].tokens(x)[1])
-    torch.testing.assert_close(f, nets["none"].tokens(x)[0])
-    assert not torch.allclose(f, nets["clip"].tokens(x)[0])
-    assert not torch.allclose(s, nets["none"].tokens(x)[1])
-
-
 @pytest.mark.parametrize("pool", ["mean", "time", "segments"])
 def test_stream_slices_cover_the_embedding(pool):
     enc = tiny(pool=pool)

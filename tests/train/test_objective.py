@@ -80,30 +80,6 @@ def test_whole_view_negatives_are_their_own_option(tiny_bench, tiny_overrides):
     assert abs(lon["loss_short"] - loff["loss_short"]) < 1e-5
 
 
-def test_slow_contrast_adds_a_term_on_the_slow_stream_alone(tiny_bench, tiny_overrides):
-    """method.slow_contrast adds an InfoNCE per scale on the slow pathway's slice through its
-    own head: the other terms stay as they were and the total grows by exactly the new terms;
-    the slow head reads the slow slice only."""
-    on_cfg = load_config("synthetic", tiny_overrides + [f"data.root={tiny_bench}", "method.slow_contrast=0.5"])
-    off_cfg = load_config("synthetic", tiny_overrides + [f"data.root={tiny_bench}"])
-    _, on, batch = _setup(tiny_bench, tiny_overrides, ["method.slow_contrast=0.5"])
-    off = build_objective(off_cfg)
-    missing = off.load_state_dict(on.state_dict(), strict=False).unexpected_keys
-    assert missing and all(k.startswith("slow_projector.") for k in missing)
-    on.eval(), off.eval()
-    with torch.no_grad():
-        lon_total, lon = on(batch)
-        loff_total, loff = off(batch)
-    assert set(lon) - set(loff) == {"loss_short_slow", "loss_long_slow"}
-    for k in ("loss_short", "loss_long", "loss_short_fast", "loss_long_fast", "loss_pseudo_motion"):
-        assert lon[k] == pytest.approx(loff[k], abs=1e-5)
-    m = on_cfg.method
-    extra = m.slow_contrast * (m.w_short * lon["loss_short_slow"] + m.w_long * lon["loss_long_slow"])
-    assert float(lon_total) == pytest.approx(float(loff_total) + extra, rel=1e-5)
-    part = on.encoder.stream_slice("slow")
-    assert on.slow_projector.net[0].in_features == part.stop - part.start
-
-
 def test_reversed_anchor_enters_the_denominator(tiny_bench, tiny_overrides):
     _, with_neg, batch = _setup(tiny_bench, tiny_overrides, [])
     cfg = load_config("synthetic", tiny_overrides + [f"data.root={tiny_bench}", "method.temporal_negatives=none",
@@ -158,7 +134,6 @@ def test_memory_gives_a_video_level_encoder(tiny_bench, tiny_overrides):
     (["method.aux.order=1"], "method.aux.order"),
     (["method.aux.speed=1"], "temporal.speeds"),
     (["method.share_scales=false", "data.long_frames=8"], "data.long_frames != data.num_frames"),
-    (["model.pathways=slow", "method.fast_contrast=0", "method.slow_contrast=1"], "method.slow_contrast=1"),
 ])
 def test_options_a_recipe_would_ignore_are_rejected(overrides, key):
     with pytest.raises(ValueError, match=key.replace(".", r"\.").replace(">", ">").replace("!", "!")):

@@ -35,7 +35,7 @@ from .fusion import FUSIONS, POOLS, Fusion, pool_width
 
 PATHWAYS = ("both", "slow", "fast")
 FAST_INPUTS = ("rgb", "diff")
-INPUT_NORMS = ("none", "clip", "frame", "slow")
+INPUT_NORMS = ("none", "clip", "frame")
 
 
 @dataclass(frozen=True)
@@ -60,9 +60,8 @@ class FastSlowConfig:
             clip's mean and divides by its standard deviation (over channels, frames and
             pixels), which undoes brightness and contrast changes of the whole clip, the colour
             jitter of training included; ``frame`` does the same for every frame on its own
-            (also undoing lighting that changes over time); ``slow`` standardises the slow
-            pathway's input per clip and gives the fast pathway the raw frames; ``none`` (the
-            default) keeps the input. With BatchNorm and colour jitter, the supervised slow pathway alone reads
+            (also undoing lighting that changes over time); ``none`` (the default) keeps the
+            input. With BatchNorm and colour jitter, the supervised slow pathway alone reads
             shape at 41-53% after 300 steps without it and 86% with ``clip``; the default
             self-supervised recipe with ``clip`` gains shape but loses motion (PAPER.md, section 5).
         slow_kt: temporal kernel of each slow stage (SlowFast uses 1 early, 3 late). All
@@ -236,14 +235,12 @@ class FastSlowEncoder(nn.Module):
         """
         if x.dim() != 5 or x.shape[1] != 3:
             raise ValueError(f"expected a clip batch (B, 3, T, H, W), got shape {tuple(x.shape)}")
-        mode = self.cfg.input_norm
-        x_slow = standardize(x, "clip" if mode == "slow" else mode)
-        x_fast = x if mode == "slow" else x_slow
+        x = standardize(x, self.cfg.input_norm)
         f = s = None
         if self.fast is not None:
-            f = self._run(self.fast.stem, frame_differences(x_fast) if self.cfg.fast_input == "diff" else x_fast)
+            f = self._run(self.fast.stem, frame_differences(x) if self.cfg.fast_input == "diff" else x)
         if self.slow is not None:
-            s = self._run(self.slow.stem, x_slow[:, :, :: self.cfg.alpha])
+            s = self._run(self.slow.stem, x[:, :, :: self.cfg.alpha])
         n = len(self.cfg.widths)
         for i in range(n):
             if f is not None:

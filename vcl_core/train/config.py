@@ -106,9 +106,6 @@ class MethodConfig:
         fast_contrast: weight of a second InfoNCE on the fast pathway's part of the embedding
             alone (its own projection head, the same pairs and temporal negatives): the motion
             stream must tell videos apart by motion, not by the appearance the slow one sees.
-        slow_contrast: the same on the slow pathway's part (its own head): a term the fast
-            stream cannot solve for it, so the slow one must tell videos apart by what it sees
-            (appearance, the order of phases); 0 = off.
         hard_negative_beta: importance re-weighting of hard negatives (Robinson et al. 2021); 0 = off.
         queue_size: keys per temporal scale in a MoCo queue (``moco``; optional for ``vcl``).
         mask_same_video: queued keys of the anchor's own video are not used as negatives.
@@ -144,7 +141,6 @@ class MethodConfig:
     long_negatives: str = "rotate_reverse"
     negative_grad: bool = True
     fast_contrast: float = 1.0
-    slow_contrast: float = 0.0
     hard_negative_beta: float = 0.0
     queue_size: int = 0
     mask_same_video: bool = True
@@ -333,11 +329,10 @@ class Config:
             out.append("method.name=moco needs method.queue_size > 0")
         if m.name == "cvrl" and (d.policy != "cvrl" or d.num_views < 2):
             out.append(f"method.name=cvrl needs data.policy=cvrl and data.num_views >= 2 (got {d.policy}, {d.num_views})")
-        for stream in ("fast", "slow"):
-            w = getattr(m, f"{stream}_contrast")
-            if w < 0 or (w > 0 and (self.model.pathways != "both" or m.name in ("byol", "bank", "supervised"))):
-                out.append(f"method.{stream}_contrast={w} needs both pathways (model.pathways=both) and an "
-                           "in-batch contrastive recipe (not byol, bank or supervised)")
+        if m.fast_contrast < 0 or (m.fast_contrast > 0 and (self.model.pathways != "both"
+                                                           or m.name in ("byol", "bank", "supervised"))):
+            out.append(f"method.fast_contrast={m.fast_contrast} needs both pathways (model.pathways=both) and an "
+                       "in-batch contrastive recipe (not byol, bank or supervised)")
         if m.name == "byol" and (m.temporal_negatives != "none" or m.long_negatives != "none" or m.hard_negative_beta or d.intra_negatives
                                  or m.global_local):
             out.append("method.name=byol uses no negatives: method.temporal_negatives, method.long_negatives, "

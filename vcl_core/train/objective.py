@@ -112,12 +112,9 @@ class VideoObjective(nn.Module):
         self.backbone = MultiScaleEncoder(cfg.model, scales=("short", "long"), shared=m.share_scales)
         dim = self.encoder.embed_dim
         self.projector = ProjectionHead(dim, m.proj_hidden, m.proj_dim, m.proj_layers)
-        # one head per stream with its own InfoNCE (method.fast_contrast / slow_contrast)
-        self.stream_weights = {s: w for s in ("fast", "slow") if (w := getattr(m, f"{s}_contrast")) > 0}
-        for stream in self.stream_weights:
-            part = self.encoder.stream_slice(stream)
-            setattr(self, f"{stream}_projector", ProjectionHead(part.stop - part.start, m.proj_hidden, m.proj_dim,
-                                                                m.proj_layers))
+        if m.fast_contrast > 0:
+            fast = self.encoder.stream_slice("fast")
+            self.fast_projector = ProjectionHead(fast.stop - fast.start, m.proj_hidden, m.proj_dim, m.proj_layers)
         # the views a batch holds, as sampling lays them out (checked against every batch's own)
         self.layout = sampling_config(cfg).layout
         self.long_ids = list(self.layout.long)
@@ -269,15 +266,14 @@ class VideoObjective(nn.Module):
             term = self._contrast(scale, ids, views, z, batch, tau, temporal)
             logs[f"loss_{scale}"] = float(term.detach())
             total = total + scale_w[scale] * term
-            for stream, w in (self.stream_weights.items() if m.name != "byol" else ()):
-                part = self.encoder.stream_slice(stream)
-                proj = getattr(self, f"{stream}_projector")
+            if m.fast_contrast > 0 and m.name != "byol":
+                fast = self.encoder.stream_slice("fast")
                 others = self.neg_ids if scale == "short" else []  # other windows stay negatives
-                zs = {i: proj(h[i][:, part]) for i in list(ids) + list(others)}
-                ts = {i: proj(torch.cat(negs[i])[:, part]) for i in ids if i in negs}
-                term = self._contrast(scale, ids, views, zs, batch, tau, ts, use_queue=False)
-                logs[f"loss_{scale}_{stream}"] = float(term.detach())
-                total = total + w * scale_w[scale] * term
+                zf = {i: self.fast_projector(h[i][:, fast]) for i in list(ids) + list(others)}
+                tf = {i: self.fast_projector(torch.cat(negs[i])[:, fast]) for i in ids if i in negs}
+                term = self._contrast(scale, ids, views, zf, batch, tau, tf, use_queue=False)
+                logs[f"loss_{scale}_fast"] = float(term.detach())
+                total = total + m.fast_contrast * scale_w[scale] * term
         if m.name == "bank":
             term = self._bank(z, batch, tau)
             logs["loss_bank"] = float(term.detach())
