@@ -193,9 +193,11 @@ pct = lambda v: f"{100 * v:.1f}"  # noqa: E731
 floor_gap = max(t.loc[("frame average", f), "mean"] - ctx.chance[f] for f in ("motion", "order"))
 rand_gap = max(t.loc[("random init", f), "mean"] - ctx.chance[f] for f in ("motion", "order"))
 ceiling = {f: (t.loc[("supervised", f), "mean"], t.loc[("supervised", f), "std"]) for f in FACTORS}
-last = sel[sel.step == sel.step.max()].groupby(["variant", "factor"])["value"].mean()
-prev = sel[sel.step < sel.step.max()]
-prev = prev[prev.step == prev.step.max()].groupby(["variant", "factor"])["value"].mean() if len(prev) else last
+# how far each run's probes move between its last two evaluated steps (has the curve flattened?)
+steps = sel.groupby("variant")["step"].apply(lambda s: sorted(s.unique())[-2:])
+move = {v: float((sel[(sel.variant == v) & (sel.step == s[-1])].groupby("factor")["value"].mean()
+                  - sel[(sel.variant == v) & (sel.step == s[0])].groupby("factor")["value"].mean()).abs().max())
+        for v, s in steps.items()}
 alias_ok = aliasing[aliasing["frames apart"] <= 16]["drift read correctly"].min()
 conclusion = (
     f"The drift is read from the pixels at every frame spacing up to 16 (worst {pct(alias_ok)}%) and at chance at "
@@ -211,9 +213,9 @@ conclusion = (
     f"{pct(a[('mean pool (labels)', 'order')])}% and motion at {pct(a[('mean pool (labels)', 'motion')])}%; "
     f"with segments, order {pct(a[('segments (labels)', 'order')])}%, but the untrained network already reads "
     f"order at {pct(a[('random init, segments', 'order')])}% through them (time pool: "
-    f"{pct(a[('random init, time pool (default)', 'order')])}%). Between the last two points of the learning curves "
-    "the probes move by at most "
-    f"{pct(float((last - prev).abs().max()))} points.")
+    f"{pct(a[('random init, time pool (default)', 'order')])}%). Between the last two points of its learning curve "
+    + "; ".join(f"the {v} run's probes move by at most {pct(move[v])} points (steps {steps[v][0]} to {steps[v][-1]})"
+                for v in move) + ".")
 print(conclusion)
 save_results(ctx.results_path("01_benchmark"), "01_benchmark", pd.concat([df, both]), SMOKE, conclusion,
              ranking=compare(df, ("shape", "motion", "order"), metric="linear_top1_seen"),
