@@ -45,9 +45,14 @@ def test_pretrain_and_evaluate_real_folders(layout, tmp_path, capsys):
     res = json.loads(out.read_text())
     assert set(res["tasks"]) == {"label"} and res["meta"]["index_format"] == layout
     assert 0 <= res["tasks"]["label"]["linear_top1"] <= 1
+    assert "label" in capsys.readouterr().out
     if layout == "folder":
         assert "deterministic" in res["meta"]["split_note"]
-    assert "label" in capsys.readouterr().out
+        # the evaluation settings can change after training; the training's cannot
+        assert main(["evaluate", "--checkpoint", str(run), "--json", str(out), "eval.whole_frames=8"]) == 0
+        assert json.loads(out.read_text())["meta"]["whole_frames"] == 8
+        assert main(["evaluate", "--checkpoint", str(run), "train.steps=9"]) == 2
+        assert "only eval.* settings" in capsys.readouterr().err
 
 
 def test_errors_are_one_line_messages(tmp_path, capsys):

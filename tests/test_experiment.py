@@ -69,11 +69,40 @@ def test_an_option_added_later_keeps_the_hash_of_runs_from_before_it_at_its_old_
     cfg = load_config("synthetic", ["model.input_norm=none"])  # the encoder of the runs before input_norm
     before = cfg.to_dict()
     before["train"].pop("compile")
+    before.pop("eval")
     for section, key in HASHED_ONLY_IF_CHANGED:
         del before[section][key]
     assert config_hash(cfg) == hashlib.sha1(json.dumps(before, sort_keys=True).encode()).hexdigest()[:10]
     for changed in ("temporal.background_p=0.5", "temporal.foreground_frac=0.3", "model.input_norm=clip"):
         assert config_hash(load_config("synthetic", ["model.input_norm=none", changed])) != config_hash(cfg)
+
+
+def test_evaluation_settings_are_not_part_of_a_run():
+    from vcl_core.train import load_config
+
+    cfg = load_config("synthetic")
+    assert config_hash(load_config("synthetic", ["eval.whole_frames=16", "eval.probe_wd=0.01"])) == config_hash(cfg)
+    assert config_hash(load_config("synthetic", ["train.seed=1"])) != config_hash(cfg)
+
+
+@pytest.mark.slow
+def test_a_new_evaluation_setting_reevaluates_the_cached_run_without_training_it_again(tiny_bench, tmp_path):
+    first = Experiment(data=str(tiny_bench), runs_dir=str(tmp_path), smoke=True, verbose=False,
+                       base=["eval.whole_frames=16"])
+    res16 = first.run("default", ["train.steps=2"], 0)
+    run = first.run_dir("default", ["train.steps=2"], 0)
+    ckpt_time = (run / "checkpoints" / "last.ckpt").stat().st_mtime
+    assert res16["meta"]["eval"]["whole_frames"] == 16
+
+    other = Experiment(data=str(tiny_bench), runs_dir=str(tmp_path), smoke=True, verbose=False,
+                       base=["eval.whole_frames=8"])
+    assert other.run_dir("default", ["train.steps=2"], 0) == run  # the same run ...
+    res8 = other.run("default", ["train.steps=2"], 0)
+    assert (run / "checkpoints" / "last.ckpt").stat().st_mtime == ckpt_time  # ... not trained again
+    assert res8["meta"]["whole_frames"] == 8 and res8["meta"]["eval"]["whole_frames"] == 8  # ... read anew
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == [run.name]
+    # asked again with the same settings, the cached evaluation comes back unchanged
+    assert other.run("default", ["train.steps=2"], 0)["meta"]["seconds"] == res8["meta"]["seconds"]
 
 
 @pytest.mark.slow

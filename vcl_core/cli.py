@@ -4,7 +4,7 @@
 
     vcl synth    --out DIR [--preset tiny|small|paper] [--seed N]
     vcl pretrain --data DIR --out RUN_DIR [--config NAME_OR_YAML] [--max-minutes M] [--resume] [key=value ...]
-    vcl evaluate --checkpoint RUN_DIR [--data DIR] [--json PATH]
+    vcl evaluate --checkpoint RUN_DIR [--data DIR] [--json PATH] [eval.key=value ...]
     vcl config   [NAME_OR_YAML] [key=value ...]      print the resolved config
     vcl check-data DIR [--min-frames N] [--json PATH] [--cache-dir DIR | --no-record] [--workers N]
 """
@@ -37,9 +37,18 @@ def _pretrain(a) -> int:
 
 
 def _evaluate(a) -> int:
-    from .train import evaluate_run
+    from pathlib import Path
 
-    res = evaluate_run(a.checkpoint, a.data, a.json)
+    from .train import evaluate_run, load_config
+
+    eval_cfg = None
+    if a.overrides:
+        other = [o for o in a.overrides if not o.startswith("eval.")]
+        if other:
+            raise ValueError(f"vcl evaluate: only eval.* settings can be changed ({', '.join(other)} "
+                             "belongs to the training; pretrain another run for it)")
+        eval_cfg = load_config(str(Path(a.checkpoint) / "config.yaml"), a.overrides).eval
+    res = evaluate_run(a.checkpoint, a.data, a.json, eval_cfg=eval_cfg)
     proto = res["meta"]["video_embedding"]
     print(f"{'label':<12} {'linear':>7} {'kNN':>7} {'R@1':>7} {'R@5':>7} {'chance':>7}   (protocol: {proto})")
     for col, m in res["tasks"].items():
@@ -117,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint", required=True, help="run directory written by `vcl pretrain`")
     s.add_argument("--data", default=None, help="dataset directory (default: the pretraining data)")
     s.add_argument("--json", default=None, help="write the results here")
+    s.add_argument("overrides", nargs="*", help="eval.key=value (e.g. eval.whole_frames=16)")
     s.set_defaults(fn=_evaluate)
 
 

@@ -17,8 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from .train import evaluate_run, load_config, pretrain
-from .train.config import Config
+from .train.config import Config, config_from_dict
+from .train.loop import snapshot_name
 
 #: overrides that shrink any run to seconds, for ``SMOKE = True`` (CI executes every notebook so);
 #: a budget already below ``train.steps`` here (the random-init floor's 0) is kept
@@ -112,14 +115,31 @@ HASHED_ONLY_IF_CHANGED = {("temporal", "background_p"): 0.0, ("temporal", "foreg
 
 
 def config_hash(cfg: Config) -> str:
-    """A short stable hash of a full config (the run directory's name suffix)."""
+    """A short stable hash of a full config (the run directory's name suffix). The ``eval``
+    section is left out: it changes how a run is read, not what it learns (a cached evaluation
+    is checked against it instead, see :func:`cached_eval`)."""
     d = cfg.to_dict()
+    d.pop("eval")
     for section, key in NOT_HASHED:
         d[section].pop(key, None)
     for (section, key), value in HASHED_ONLY_IF_CHANGED.items():
         if d[section].get(key) == value:
             d[section].pop(key)
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def cached_eval(path: Path, checkpoint: Path, cfg: Config) -> dict | None:
+    """The evaluation cached at ``path`` if it is newer than ``checkpoint`` and was made with
+    ``cfg.eval``; else ``None``. An evaluation written before ``meta.eval`` existed was made with
+    the eval section of the run's own ``config.yaml``."""
+    if not path.exists() or path.stat().st_mtime < checkpoint.stat().st_mtime:
+        return None
+    results = json.loads(path.read_text())
+    made_with = results["meta"].get("eval")
+    if made_with is None:
+        saved = yaml.safe_load((checkpoint.parent.parent / "config.yaml").read_text())
+        made_with = config_from_dict(saved).to_dict()["eval"]
+    return results if made_with == cfg.to_dict()["eval"] else None
 
 
 @contextmanager
@@ -195,10 +215,9 @@ class Experiment:
             out = self.run_dir(name, overrides, seed)  # after the lock: another job may have made it
             res = pretrain(cfg, out, resume=True, progress=False)
             eval_path = out / f"eval-{'-'.join(blocks)}.json"
-            if eval_path.exists() and eval_path.stat().st_mtime >= (out / "checkpoints" / "last.ckpt").stat().st_mtime:
-                results = json.loads(eval_path.read_text())
-            else:
-                results = evaluate_run(out, json_path=eval_path, blocks=tuple(blocks))
+            results = cached_eval(eval_path, out / "checkpoints" / "last.ckpt", cfg)
+            if results is None:
+                results = evaluate_run(out, json_path=eval_path, blocks=tuple(blocks), eval_cfg=cfg.eval)
         if self.verbose:
             main = results["tasks"]
             print(f"  {name:<22} seed {seed}: " + "  ".join(f"{k} {v['linear_top1']:.3f}" for k, v in main.items())
@@ -217,10 +236,9 @@ class Experiment:
             if step >= cfg.train.steps:  # the end point, or never reached
                 continue
             path = out / f"eval-{'-'.join(blocks)}-step{step}.json"
-            if path.exists():
-                res = json.loads(path.read_text())
-            else:
-                res = evaluate_run(out, json_path=path, blocks=tuple(blocks), step=step)
+            res = cached_eval(path, out / "checkpoints" / snapshot_name(step), cfg)
+            if res is None:
+                res = evaluate_run(out, json_path=path, blocks=tuple(blocks), step=step, eval_cfg=cfg.eval)
             rows += tidy(res, variant=name, seed=seed, step=step)
         return rows
 
@@ -270,9 +288,7 @@ def evaluate_baseline(encoder, cfg: Config, **keys) -> list[dict]:
     index = load_index(d.root, d.format, d.fold)
     source = make_source(d.root, d.short_side, d.cache, d.cache_dir, d.backend)
     res = evaluate_encoder(encoder, index, source, num_frames=d.num_frames, stride=d.stride,
-                           crop_size=cfg.augment.crop_size, num_clips=e.num_clips, whole_frames=e.whole_frames,
-                           knn_k=e.knn_k, knn_t=e.knn_t, probe_wd=e.probe_wd, probe_iter=e.probe_epochs,
-                           batch_size=e.batch_size, precise_bn=e.precise_bn, blocks=("probes",))
+                           crop_size=cfg.augment.crop_size, **e.encoder_kwargs(), blocks=("probes",))
     return tidy(res, seed=0, **keys)
 
 

@@ -234,11 +234,15 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Frozen-feature evaluation (see :mod:`vcl_core.eval`).
+    """Frozen-feature evaluation (see :mod:`vcl_core.eval`). These settings do not change what a
+    run learns: they are not part of its identity (the run directory's hash, the check that a
+    resumed run is the same run), and a cached evaluation is reused only when they match.
 
     Args:
         num_clips: clips per video for the clip-average protocol.
-        whole_frames: frames of the one view that spans the whole video.
+        whole_frames: frames of the one view that spans the whole video (48, every frame of a
+            synthetic video: appearance is read frame by frame, and more frames average out the
+            moving object, the drifting texture and the lighting; 16 read shape 10 points lower).
         knn_k, knn_t: neighbours and temperature of the weighted kNN classifier.
         probe_epochs: full-batch L-BFGS iterations of the linear probe.
         probe_wd: L2 penalty of the linear probe.
@@ -248,13 +252,19 @@ class EvalConfig:
     """
 
     num_clips: int = 6
-    whole_frames: int = 16
+    whole_frames: int = 48
     knn_k: int = 10
     knn_t: float = 0.07
     probe_epochs: int = 100
     probe_wd: float = 1e-3
     batch_size: int = 32
     precise_bn: bool = True
+
+    def encoder_kwargs(self) -> dict:
+        """These settings as keyword arguments of :func:`vcl_core.eval.evaluate_encoder`."""
+        return dict(num_clips=self.num_clips, whole_frames=self.whole_frames, knn_k=self.knn_k, knn_t=self.knn_t,
+                    probe_wd=self.probe_wd, probe_iter=self.probe_epochs, batch_size=self.batch_size,
+                    precise_bn=self.precise_bn)
 
 
 @dataclass(frozen=True)

@@ -85,9 +85,10 @@ def _check_run_dir(out: Path, cfg: Config, resume: bool) -> str:
     old = config_from_dict(yaml.safe_load(cfg_path.read_text())).to_dict()
     new = cfg.to_dict()
     # the time budget belongs to one invocation (``--max-minutes``), not to the run; compiling
-    # changes speed only
+    # changes speed only; the eval section changes how the run is read, not what it learns
     for key in ("max_minutes", "compile"):
         old["train"][key] = new["train"][key]
+    old["eval"] = new["eval"]
     if old != new:
         diff = _diff(old, new)
         raise FileExistsError(f"{out} holds a run with a different config ({diff}); "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -10,7 +11,7 @@ import yaml
 from ..data import load_index, make_source
 from ..eval import evaluate_encoder
 from .checkpoint import load_checkpoint
-from .config import Config, config_from_dict
+from .config import Config, EvalConfig, config_from_dict
 from .objective import build_objective
 
 
@@ -52,7 +53,8 @@ def load_run(run_dir: str | Path, step: int | None = None) -> tuple[Config, torc
 
 
 def evaluate_run(run_dir: str | Path, data_root: str | Path | None = None, json_path: str | Path | None = None,
-                 device: str | None = None, blocks: tuple[str, ...] | None = None, step: int | None = None) -> dict:
+                 device: str | None = None, blocks: tuple[str, ...] | None = None, step: int | None = None,
+                 eval_cfg: EvalConfig | None = None) -> dict:
     """Evaluate a run's encoder on ``data_root`` (default: the data it was trained on).
 
     Args:
@@ -62,6 +64,8 @@ def evaluate_run(run_dir: str | Path, data_root: str | Path | None = None, json_
         device: ``cuda`` when available by default.
         blocks: evaluation blocks to run (``None``: every block the labels allow).
         step: evaluate the weights kept at this step (``train.snapshots``) instead of the end.
+        eval_cfg: evaluation settings (default: the run's ``eval`` section); they are written
+            to the results' ``meta.eval``.
     """
     cfg, objective = load_objective(run_dir, step)
     encoder = objective.evaluation_encoder()
@@ -71,14 +75,12 @@ def evaluate_run(run_dir: str | Path, data_root: str | Path | None = None, json_
     index = load_index(root, "auto" if data_root else cfg.data.format, cfg.data.fold)
     source = make_source(root, cfg.data.short_side, cfg.data.cache, cfg.data.cache_dir if not data_root else "",
                          cfg.data.backend)
-    e = cfg.eval
+    e = eval_cfg or cfg.eval
     res = evaluate_encoder(encoder.to(device), index, source, num_frames=cfg.data.num_frames, stride=cfg.data.stride,
-                           crop_size=cfg.augment.crop_size, num_clips=e.num_clips, whole_frames=e.whole_frames,
-                           knn_k=e.knn_k, knn_t=e.knn_t, probe_wd=e.probe_wd, probe_iter=e.probe_epochs,
-                           batch_size=e.batch_size, precise_bn=e.precise_bn, device=device, blocks=blocks,
+                           crop_size=cfg.augment.crop_size, **e.encoder_kwargs(), device=device, blocks=blocks,
                            video_encoder=video_encoder.to(device) if video_encoder is not None else None)
     res["meta"].update(run_dir=str(run_dir), method=cfg.method.name, data_root=root,
-                       step=objective.steps_trained)
+                       step=objective.steps_trained, eval=asdict(e))
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(res, indent=2))
