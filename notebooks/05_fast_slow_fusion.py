@@ -106,7 +106,7 @@ print(summarize(df, protocol="whole").to_string(index=False))
 
 # %% [markdown]
 # ## Cost per clip
-# Forward GFLOPs of one 16-frame whole-video view (PyTorch's flop counter) and the measured
+# Forward GFLOPs of one training long view (`data.long_frames`, 16 frames; PyTorch's flop counter) and the measured
 # training throughput of each run (clips per second on this machine, same batch).
 
 # %%
@@ -114,7 +114,7 @@ costs = []
 for name, ov in variants.items():
     cfg = exp.config(ov, ctx.seeds[0])
     _, enc = load_run(exp.run_dir(name, ov, ctx.seeds[0]))
-    s = summary(enc, (1, 3, cfg.eval.whole_frames, cfg.augment.crop_size, cfg.augment.crop_size))
+    s = summary(enc, (1, 3, cfg.data.long_frames, cfg.augment.crop_size, cfg.augment.crop_size))
     m = pd.read_csv(exp.run_dir(name, ov, ctx.seeds[0]) / "metrics.csv")
     costs.append({"variant": name, "params": s.total_params, "gflops_per_clip": s.flops_per_sample / 1e9,
                   "train_clips_per_s": m.clips_per_s.median()})
@@ -124,7 +124,7 @@ print(costs.to_string(index=False))
 # %% [markdown]
 # ## Where does temporal attention look?
 # One more run of the concat model with attention pooling over time. For a few test videos
-# we plot the fast pathway's weights over the 16 frames of the whole-video view, with the
+# we plot the fast pathway's weights over the frames of the whole-video view, with the
 # phase boundaries (from `frames.csv`) as dotted lines.
 
 # %%
@@ -164,7 +164,7 @@ savefig(fig, "05_fast_slow_fusion", ctx.figures)
 t = summarize(df, protocol="whole").set_index(["variant", "factor"])["mean"]
 best = {f: max(variants, key=lambda v: t[(v, f)]) for f in ["motion", "order"]}
 conclusion = (f"Best on the short-term factor: {best['motion']}; best on the long-term factor: {best['order']}. "
-              "Ranking (whole-video view, mean ± std) — " + compare(df) + ". Forward cost per 16-frame clip: "
+              "Ranking (whole-video view, mean ± std) — " + compare(df) + f". Forward cost per {cfg.data.long_frames}-frame clip: "
               + ", ".join(f"{r.variant} {r.gflops_per_clip:.3f} GFLOPs" for r in costs.itertuples()) + ".")
 print(conclusion)
 save_results(ctx.results_path("05_fast_slow_fusion"), "05_fast_slow_fusion", pd.concat([df, dfatt]), SMOKE, conclusion,

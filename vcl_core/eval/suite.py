@@ -140,7 +140,7 @@ def diagnostics_block(bank: FeatureBank, views: tuple[str, ...], max_samples: in
 
 def evaluate_encoder(encoder: torch.nn.Module, index: VideoIndex, source: FrameSource, *,
                      num_frames: int, stride: int, crop_size: int, num_clips: int = 4,
-                     whole_frames: int = 16, knn_k: int = 10, knn_t: float = 0.07, probe_wd: float = 1e-3,
+                     whole_frames: int = 48, knn_k: int = 10, knn_t: float = 0.07, probe_wd: float = 1e-3,
                      probe_iter: int = 100, batch_size: int = 32, device: str = "cpu", workers: int = 0,
                      protocols: tuple[str, ...] = PROTOCOLS, label_columns: list[str] | None = None,
                      video_embedding: str = "whole", blocks: Sequence[str] | None = None,
