@@ -240,9 +240,9 @@ class EvalConfig:
 
     Args:
         num_clips: clips per video for the clip-average protocol.
-        whole_frames: frames of the one view that spans the whole video (48, every frame of a
-            synthetic video: appearance is read frame by frame, and more frames average out the
-            moving object, the drifting texture and the lighting; 16 read shape 10 points lower).
+        whole_frames: frames of the one view that spans the whole video (48: every frame of a
+            synthetic video; training's long views read 16 of them, ``data.long_frames``). On
+            the default recipe 48 read shape about 10 points higher than 16 (PAPER.md, 5).
         knn_k, knn_t: neighbours and temperature of the weighted kNN classifier.
         probe_epochs: full-batch L-BFGS iterations of the linear probe.
         probe_wd: L2 penalty of the linear probe.
