@@ -83,6 +83,8 @@ def test_evaluation_settings_are_not_part_of_a_run():
     cfg = load_config("synthetic")
     assert config_hash(load_config("synthetic", ["eval.whole_frames=16", "eval.probe_wd=0.01"])) == config_hash(cfg)
     assert config_hash(load_config("synthetic", ["train.seed=1"])) != config_hash(cfg)
+    # a time budget belongs to one invocation: the run it starts is resumed without it
+    assert config_hash(load_config("synthetic", ["train.max_minutes=30"])) == config_hash(cfg)
 
 
 @pytest.mark.slow

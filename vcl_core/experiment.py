@@ -107,6 +107,10 @@ RANDOM_INIT = ["train.steps=0"]
 #: config keys that change how fast a run goes, not what it learns; left out of the hash
 NOT_HASHED = (("train", "compile"),)
 
+#: config keys that belong to one invocation, not to the run, hashed at this value whatever
+#: they are: a run started with a time budget (``train.max_minutes``) is resumed without one
+HASHED_AT = {("train", "max_minutes"): 0.0}
+
 
 #: options added after runs were cached, with the value that reproduces what came before: left
 #: out of the hash at that value, so a new option does not orphan the runs trained before it
@@ -122,6 +126,8 @@ def config_hash(cfg: Config) -> str:
     d.pop("eval")
     for section, key in NOT_HASHED:
         d[section].pop(key, None)
+    for (section, key), value in HASHED_AT.items():
+        d[section][key] = value
     for (section, key), value in HASHED_ONLY_IF_CHANGED.items():
         if d[section].get(key) == value:
             d[section].pop(key)
