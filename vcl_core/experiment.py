@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from .train import evaluate_run, load_config, pretrain
-from .train.config import Config, config_from_dict
+from .train.config import Config, config_from_dict, run_identity
 from .train.loop import snapshot_name
 
 #: overrides that shrink any run to seconds, for ``SMOKE = True`` (CI executes every notebook so);
@@ -104,13 +104,6 @@ CEILING = ["method=supervised", "train.steps=3000", "train.snapshots=[250,500,10
 #: The floor: the same encoder before any training.
 RANDOM_INIT = ["train.steps=0"]
 
-#: config keys that change how fast a run goes, not what it learns; left out of the hash
-NOT_HASHED = (("train", "compile"),)
-
-#: config keys that belong to one invocation, not to the run, hashed at this value whatever
-#: they are: a run started with a time budget (``train.max_minutes``) is resumed without one
-HASHED_AT = {("train", "max_minutes"): 0.0}
-
 
 #: options added after runs were cached, with the value that reproduces what came before: left
 #: out of the hash at that value, so a new option does not orphan the runs trained before it
@@ -119,15 +112,10 @@ HASHED_ONLY_IF_CHANGED = {("temporal", "background_p"): 0.0, ("temporal", "foreg
 
 
 def config_hash(cfg: Config) -> str:
-    """A short stable hash of a full config (the run directory's name suffix). The ``eval``
-    section is left out: it changes how a run is read, not what it learns (a cached evaluation
-    is checked against it instead, see :func:`cached_eval`)."""
-    d = cfg.to_dict()
-    d.pop("eval")
-    for section, key in NOT_HASHED:
-        d[section].pop(key, None)
-    for (section, key), value in HASHED_AT.items():
-        d[section][key] = value
+    """A short stable hash of a run's :func:`~vcl_core.train.config.run_identity` (the run
+    directory's name suffix); a cached evaluation is checked against the eval settings instead
+    (:func:`cached_eval`)."""
+    d = run_identity(cfg)
     for (section, key), value in HASHED_ONLY_IF_CHANGED.items():
         if d[section].get(key) == value:
             d[section].pop(key)

@@ -575,6 +575,18 @@ def config_from_dict(d: dict) -> Config:
     return _merge(Config(), d, replace_mappings=True).validate()
 
 
+def run_identity(cfg: Config) -> dict:
+    """What makes a run this run: the full config less what does not change what it learns.
+    The ``eval`` section (how the run is read), ``train.compile`` (speed only) and
+    ``train.max_minutes`` (one invocation's time budget, taken at 0: a run started with one is
+    resumed without it) are left out. The run directory's hash and the resumed-run check use it."""
+    d = cfg.to_dict()
+    d.pop("eval")
+    d["train"].pop("compile")
+    d["train"]["max_minutes"] = 0.0
+    return d
+
+
 def save_config(cfg: Config, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 

@@ -27,7 +27,7 @@ from ..data import ContrastiveVideoDataset, EpochSampler, collate_views, load_in
 from ..data.tracks import load_camera_tracks
 from ..progress import progress_bar
 from .checkpoint import atomic_save, load_checkpoint, rng_state, set_rng_state
-from .config import Config, config_from_dict, sampling_config, save_config
+from .config import Config, config_from_dict, run_identity, sampling_config, save_config
 from .logging import MetricsLogger
 from .syncbn import convert_sync_batchnorm
 from .objective import RECIPES, build_objective
@@ -82,13 +82,8 @@ def _check_run_dir(out: Path, cfg: Config, resume: bool) -> str:
     cfg_path, ckpt = out / "config.yaml", out / "checkpoints" / "last.ckpt"
     if not cfg_path.exists():
         return "fresh"
-    old = config_from_dict(yaml.safe_load(cfg_path.read_text())).to_dict()
-    new = cfg.to_dict()
-    # the time budget belongs to one invocation (``--max-minutes``), not to the run; compiling
-    # changes speed only; the eval section changes how the run is read, not what it learns
-    for key in ("max_minutes", "compile"):
-        old["train"][key] = new["train"][key]
-    old["eval"] = new["eval"]
+    old = run_identity(config_from_dict(yaml.safe_load(cfg_path.read_text())))
+    new = run_identity(cfg)
     if old != new:
         diff = _diff(old, new)
         raise FileExistsError(f"{out} holds a run with a different config ({diff}); "
