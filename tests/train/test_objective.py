@@ -5,7 +5,7 @@ import torch
 from vcl_core.data import collate_views, load_index
 from vcl_core.train import build_objective, load_config
 from vcl_core.train.loop import build_train_dataset
-from vcl_core.train.objective import temporal_negatives
+from vcl_core.train.objective import patch_shuffle, temporal_negatives
 
 from recipes import RECIPES
 
@@ -61,6 +61,54 @@ def test_rotate_reverse_keeps_the_motion_and_reverses_the_order():
     assert dx(x) == 1 and dx(rev) == -1 and dx(rr) == 1
     event = lambda clip: int((clip[0, 0] == 2.0).flatten(1).any(1).nonzero()[0, 0])  # noqa: E731
     assert event(x) == t - 1 and event(rev) == 0 and event(rr) == 0
+
+
+def test_patch_shuffle_permutes_cells_the_same_way_in_every_frame():
+    """Each output cell is one input cell, the same one in every frame (so motion inside a cell
+    survives), every cell is used once, no clip keeps its layout, and a remainder stays put."""
+    b, t, grid, cell = 5, 4, 3, 2
+    x = torch.randn(b, 2, t, grid * cell + 1, grid * cell + 1)
+    y = patch_shuffle(x, grid, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape
+    torch.testing.assert_close(y[..., -1, :], x[..., -1, :])
+    torch.testing.assert_close(y[..., :, -1], x[..., :, -1])
+
+    def cells(v, i):
+        return [v[i, :, :, r * cell:(r + 1) * cell, c * cell:(c + 1) * cell] for r in range(grid) for c in range(grid)]
+
+    for i in range(b):
+        src = []
+        for out_cell in cells(y, i):
+            match = [j for j, in_cell in enumerate(cells(x, i)) if torch.equal(out_cell, in_cell)]
+            assert len(match) == 1  # the whole (C, T) block of one input cell: the same cell in every frame
+            src.append(match[0])
+        assert sorted(src) == list(range(grid * grid)) and src != list(range(grid * grid))
+    with pytest.raises(ValueError, match="grid"):
+        patch_shuffle(x, 1)
+
+
+def test_patch_negatives_add_a_negative_to_the_whole_view_pairs_only(tiny_bench, tiny_overrides):
+    """method.patch_negatives gives each whole-video view one more negative (its patch-shuffled
+    copy): the long-view loss rises, the short-clip loss stays, and the option needs whole views."""
+    _, off, batch = _setup(tiny_bench, tiny_overrides, [])
+    cfg = load_config("synthetic", tiny_overrides + [f"data.root={tiny_bench}", "method.patch_negatives=2"])
+    on = build_objective(cfg)
+    on.load_state_dict(off.state_dict())
+    long = on.long_ids[0]
+    assert len(on._derived_negatives(long, batch["views"][long])) == 2  # rotate_reverse + patches
+    assert len(on._derived_negatives(on.short_ids[0], batch["views"][on.short_ids[0]])) == 1
+    on.eval(), off.eval()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        _, lon = on(batch)
+        _, loff = off(batch)
+    assert lon["loss_long"] > loff["loss_long"]
+    assert abs(lon["loss_short"] - loff["loss_short"]) < 1e-5
+    with pytest.raises(ValueError, match="patch_negatives"):
+        load_config("synthetic", tiny_overrides + [f"data.root={tiny_bench}", "method.patch_negatives=1"])
+    with pytest.raises(ValueError, match="patch_negatives"):
+        load_config("synthetic", tiny_overrides + [f"data.root={tiny_bench}", "method.patch_negatives=4",
+                                                     "data.long_views=0"])
 
 
 def test_whole_view_negatives_are_their_own_option(tiny_bench, tiny_overrides):

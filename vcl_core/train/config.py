@@ -101,6 +101,13 @@ class MethodConfig:
         long_negatives: the same for the whole-video views. The default ``rotate_reverse`` keeps
             their motion and reverses only the order of the video's phases: the negative that
             teaches progression.
+        patch_negatives: with ``g >= 2``, each whole-video view also gets a patch-shuffled copy
+            of itself as a negative: its frames cut into a ``g x g`` grid of cells and the cells
+            permuted (one permutation per clip, never the identity, the same for every frame, so
+            the motion inside a cell is kept). The copy keeps the view's colours, textures,
+            lighting and motion and loses its layout, so telling them apart needs the object's
+            outline (after the shape-destroying negatives of Ge et al., NeurIPS 2021);
+            ``0`` = off.
         negative_grad: back-propagate through the temporal negatives too (costs a backward
             pass per negative; without it they act like MoCo keys).
         fast_contrast: weight of a second InfoNCE on the fast pathway's part of the embedding
@@ -139,6 +146,7 @@ class MethodConfig:
     temperature_end: float = 0.1
     temporal_negatives: str = "reverse"
     long_negatives: str = "rotate_reverse"
+    patch_negatives: int = 0
     negative_grad: bool = True
     fast_contrast: float = 1.0
     hard_negative_beta: float = 0.0
@@ -348,6 +356,9 @@ class Config:
             out.append("method.name=byol uses no negatives: method.temporal_negatives, method.long_negatives, "
                        "method.hard_negative_beta, "
                        "method.global_local and data.intra_negatives must stay off")
+        if m.patch_negatives and (m.patch_negatives < 2 or d.long_views < 2 or m.name in ("byol", "bank", "supervised")):
+            out.append(f"method.patch_negatives={m.patch_negatives}: a grid of >= 2 cells a side, for a recipe that "
+                       "contrasts whole-video views (data.long_views >= 2; not byol, bank or supervised)")
         if m.name == "bank" and (d.num_views < 1 and d.long_views < 1):
             out.append("method.name=bank needs a view")
         if m.name == "tclr" and (d.intra_negatives < 1 or d.long_views < 1 or m.global_local <= 0):

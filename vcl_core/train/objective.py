@@ -69,6 +69,39 @@ def temporal_negatives(x: torch.Tensor, kind: str, generator: torch.Generator | 
     return out
 
 
+def patch_shuffle(x: torch.Tensor, grid: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Clips with the colours, textures and motion of ``x (B, C, T, H, W)`` but another layout.
+
+    Every frame is cut into a ``grid x grid`` grid of cells of ``H // grid x W // grid`` pixels
+    (a remainder at the bottom and right stays in place) and the cells are permuted: one
+    permutation per clip, drawn from ``generator``, never the identity, the same for all the
+    clip's frames, so whatever moves inside a cell still moves. What the permutation destroys
+    is the layout: an object's outline, where things are relative to each other.
+
+    Raises:
+        ValueError: ``grid < 2`` or a frame smaller than ``grid`` pixels a side.
+    """
+    b, c, t, h, w = x.shape
+    ch, cw = h // grid, w // grid
+    if grid < 2 or ch < 1 or cw < 1:
+        raise ValueError(f"patch_shuffle needs grid >= 2 and frames of at least grid pixels a side "
+                         f"(grid {grid}, frames {h}x{w})")
+    n = grid * grid
+    perms = torch.stack([torch.randperm(n, generator=generator) for _ in range(b)])
+    same = (perms == torch.arange(n)).all(1)
+    perms[same] = perms[same].roll(1, dims=1)  # never the identity
+    core = x[..., : grid * ch, : grid * cw]
+    cells = core.reshape(b, c, t, grid, ch, grid, cw).permute(0, 3, 5, 1, 2, 4, 6).reshape(b, n, c, t, ch, cw)
+    cells = cells[torch.arange(b, device=x.device)[:, None], perms.to(x.device)]
+    shuffled = cells.reshape(b, grid, grid, c, t, ch, cw).permute(0, 3, 4, 1, 5, 2, 6).reshape(
+        b, c, t, grid * ch, grid * cw)
+    if (grid * ch, grid * cw) == (h, w):
+        return shuffled
+    out = x.clone()
+    out[..., : grid * ch, : grid * cw] = shuffled
+    return out
+
+
 def time_tokens(encoder: FastSlowEncoder, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The embedding ``(B, D)`` of a clip and its time-slice tokens ``(B, S, D)``.
 
@@ -229,10 +262,10 @@ class VideoObjective(nn.Module):
         h: dict[int, torch.Tensor] = {}
         z: dict[int, torch.Tensor] = {}
         tokens: dict[int, torch.Tensor] = {}
-        # temporal negatives: every view of a contrasted scale played backwards / shuffled
-        kinds = {i: m.long_negatives if i in self.long_ids else m.temporal_negatives
-                 for ids in (self.scales.values() if m.name not in ("bank", "byol") else ()) for i in ids}
-        neg_of = [i for i, kind in kinds.items() if kind != "none"]
+        # derived negatives: every view of a contrasted scale played backwards / shuffled in time
+        # (and whole-video views patch-shuffled in space, method.patch_negatives)
+        contrasted = [i for ids in (self.scales.values() if m.name not in ("bank", "byol") else ()) for i in ids]
+        neg_of = [i for i in contrasted if self._derives_negatives(i)]
         jobs, owners = [], []
         for i, v in enumerate(views):
             if i in self.long_ids and m.global_local > 0 and i == self.long_ids[0]:
@@ -242,7 +275,7 @@ class VideoObjective(nn.Module):
                 owners.append(("view", i))
         if m.negative_grad:
             for i in neg_of:
-                for n in temporal_negatives(views[i], kinds[i]):
+                for n in self._derived_negatives(i, views[i]):
                     jobs.append((n, i in self.long_ids))
                     owners.append(("neg", i))
         feats = self.encode_all(jobs)
@@ -256,7 +289,7 @@ class VideoObjective(nn.Module):
             with torch.no_grad():
                 for i in neg_of:
                     negs[i] = self.encode_all([(n, i in self.long_ids)
-                                               for n in temporal_negatives(views[i], kinds[i])])
+                                               for n in self._derived_negatives(i, views[i])])
         for i in h:
             z[i] = self.projector(h[i])
         temporal = {i: self.projector(torch.cat(f)) for i, f in negs.items()}
@@ -300,6 +333,24 @@ class VideoObjective(nn.Module):
         logs["embedding_std"] = float(embedding_std(zz)) if finite else float("nan")
         logs["effective_rank"] = float(effective_rank(zz)) if finite else float("nan")
         return total, logs
+
+    def _derives_negatives(self, i: int) -> bool:
+        m = self.cfg.method
+        if i in self.long_ids:
+            return m.long_negatives != "none" or m.patch_negatives > 0
+        return m.temporal_negatives != "none"
+
+    def _derived_negatives(self, i: int, x: torch.Tensor) -> list[torch.Tensor]:
+        """The negatives made from view ``i`` itself: in time (``method.temporal_negatives`` or,
+        for a whole-video view, ``method.long_negatives``) and, for a whole-video view, in space
+        (``method.patch_negatives``)."""
+        m = self.cfg.method
+        if i not in self.long_ids:
+            return temporal_negatives(x, m.temporal_negatives)
+        out = temporal_negatives(x, m.long_negatives)
+        if m.patch_negatives:
+            out.append(patch_shuffle(x, m.patch_negatives))
+        return out
 
     def _contrast(self, scale: str, ids: list[int], views, z, batch, tau,
                   temporal: dict[int, torch.Tensor] | None = None, use_queue: bool = True) -> torch.Tensor:
