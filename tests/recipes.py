@@ -18,7 +18,7 @@ _RECIPES = {
     "separate scales": ["method.share_scales=false"],
     "auxiliaries": ["data.intra_negatives=1", "data.policy=cvrl", "method.aux.order=1", "method.aux.future=1",
                     "method.aux.gap=1", "method.aux.motion=1", "method.aux.camera=1", "temporal.speeds=[1,2]",
-                    "method.aux.speed=1", "method.aux.pseudo_motion=1"],
+                    "method.aux.speed=1", "method.aux.pseudo_motion=1", "method.aux.reconstruct=1"],
     "schedules": ["method.temperature_schedule=cosine", "method.temperature_end=0.2", "method.hard_negative_beta=0.5"],
     "learned temperature": ["method.temperature_schedule=learned"],
     "supervised": ["method.name=supervised", "method.temporal_negatives=none", "method.long_negatives=none",

@@ -7,7 +7,8 @@ The benchmark is the tests' ``tiny`` one, encoded losslessly (see ``conftest.py`
 only for a deliberate change of a recipe, and say so in the commit:
 ``python tests/train/test_golden_losses.py``. Re-baselines so far: ``vcl (default)`` when the
 default took the pseudo-motion task (``method.aux.pseudo_motion=3``), and ``auxiliaries`` (which
-trains that task too) when its clips came to be drawn per video; every other row switches the
+trains that task too) when its clips came to be drawn per video, and again when it took the
+masked-reconstruction task (``method.aux.reconstruct=1``: every task on); every other row switches the
 task off and kept its numbers; ``moco``, ``byol`` and
 ``vcl`` (the recipes with a momentum network), when the key network became
 :class:`~vcl_core.losses.MomentumEncoder`'s deep copy instead of a freshly initialised network

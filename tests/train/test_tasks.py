@@ -20,8 +20,8 @@ def _objective(tiny_bench, tiny_overrides, overrides):
     return cfg, build_objective(cfg), collate_views([ds[(0, i)] for i in range(6)])
 
 
-def test_the_seven_tasks_are_registered_in_a_fixed_order():
-    assert list(TASKS) == ["order", "speed", "gap", "future", "motion", "camera", "pseudo_motion"]
+def test_the_eight_tasks_are_registered_in_a_fixed_order():
+    assert list(TASKS) == ["order", "speed", "gap", "future", "motion", "camera", "pseudo_motion", "reconstruct"]
 
 
 def test_every_task_trains_its_head_and_the_encoder(tiny_bench, tiny_overrides):

@@ -233,6 +233,17 @@ class FastSlowEncoder(nn.Module):
         Raises:
             ValueError: ``x`` is not ``(B, 3, T, H, W)``.
         """
+        f, s = self.feature_maps(x)
+        return _to_tokens(f), _to_tokens(s)
+
+    def feature_maps(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The last feature map of each pathway, before any pooling: ``fast (B, Cf, T, h, w)``
+        and ``slow (B, Cs, ceil(T/alpha), h, w)`` (``h, w`` = ``H, W`` halved once per stage
+        after the first and once by the stem); ``None`` for a pathway the config leaves out.
+
+        Raises:
+            ValueError: ``x`` is not ``(B, 3, T, H, W)``.
+        """
         if x.dim() != 5 or x.shape[1] != 3:
             raise ValueError(f"expected a clip batch (B, 3, T, H, W), got shape {tuple(x.shape)}")
         x = standardize(x, self.cfg.input_norm)
@@ -249,7 +260,7 @@ class FastSlowEncoder(nn.Module):
                 s = self._run(self.slow.stages[i], s)
             if self.laterals is not None and i < n - 1:
                 s = torch.cat([s, self.laterals[i](f)], dim=1)
-        return _to_tokens(f), _to_tokens(s)
+        return f, s
 
     def forward_with_attention(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Embedding ``(B, D)`` and the temporal pooling weights of each stream present:

@@ -132,7 +132,7 @@ class MethodConfig:
         global_local: weight of the time-aligned global-local cross-scale term (``tclr``, ``vcl``).
         aux: weights of the predictive auxiliary tasks by name (:mod:`vcl_core.train.tasks`:
             ``order``, ``speed``, ``gap``, ``future``, ``motion``, ``camera``,
-            ``pseudo_motion``), e.g. ``method.aux.gap=0.5``; absent or 0 = off. A mapping
+            ``pseudo_motion``, ``reconstruct``), e.g. ``method.aux.gap=0.5``; absent or 0 = off. A mapping
             override adds to the default's tasks: the default trains ``pseudo_motion=3`` (the
             synthetic-motion task that makes sub-second motion learnable without labels,
             PAPER section 5); ``method.aux.pseudo_motion=0`` switches it off.

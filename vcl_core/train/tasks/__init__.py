@@ -8,6 +8,6 @@ objective, the config check and the logs (``loss_<name>``) pick it up by name.
 from .base import TASKS, AuxTask, TaskInputs, build_tasks, register
 
 # registration order = the order heads are created in (keeps runs reproducible across versions)
-from . import order, speed, gap, future, motion, camera, pseudo_motion  # noqa: E402, F401, I001
+from . import order, speed, gap, future, motion, camera, pseudo_motion, reconstruct  # noqa: E402, F401, I001
 
 __all__ = ["TASKS", "AuxTask", "TaskInputs", "build_tasks", "register"]
