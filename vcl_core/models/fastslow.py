@@ -134,14 +134,15 @@ class FastSlowConfig:
         return tuple(max(4, int(round(w * self.beta))) for w in self.widths)
 
     @property
+    def top_channels(self) -> int:
+        """Channels of the last feature maps of the pathways present, together."""
+        return ((self.fast_widths[-1] if self.pathways in ("both", "fast") else 0)
+                + (self.widths[-1] if self.pathways in ("both", "slow") else 0))
+
+    @property
     def embed_dim(self) -> int:
         """Size ``D`` of the embedding the encoder returns."""
-        d = 0
-        if self.pathways in ("both", "fast"):
-            d += self.fast_widths[-1]
-        if self.pathways in ("both", "slow"):
-            d += self.widths[-1]
-        return d * pool_width(self.pool)
+        return self.top_channels * pool_width(self.pool)
 
 
 class Pathway(nn.Module):

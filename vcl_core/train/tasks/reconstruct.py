@@ -55,15 +55,12 @@ class MaskedReconstruction(AuxTask):
 
     def __init__(self, cfg, dim: int):
         super().__init__(cfg, dim)
-        m = cfg.model
-        self.stages = len(m.widths)
-        channels = ((m.fast_widths[-1] if m.pathways in ("both", "fast") else 0)
-                    + (m.widths[-1] if m.pathways in ("both", "slow") else 0))
-        self.head = nn.Linear(channels, 3 * self.PATCH * self.PATCH)  # per cell (a 1x1 convolution)
+        self.stages = len(cfg.model.widths)
+        self.head = nn.Linear(cfg.model.top_channels, 3 * self.PATCH * self.PATCH)  # per cell (a 1x1 convolution)
 
     def forward(self, x: TaskInputs) -> torch.Tensor:
         clip = x.views[x.first_view]
-        b, _, t, hh, ww = clip.shape
+        _, _, t, hh, ww = clip.shape
         h, w = map_size(hh, ww, self.stages)
         hide = tube_mask(x.uniform(h * w), h, w, self.RATIO)                         # (B, h, w)
         pixels = F.interpolate(hide[:, None].float(), size=(hh, ww), mode="nearest")  # (B, 1, H, W)
