@@ -68,7 +68,7 @@ def test_patch_shuffle_permutes_cells_the_same_way_in_every_frame():
     survives), every cell is used once, no clip keeps its layout, and a remainder stays put."""
     b, t, grid, cell = 5, 4, 3, 2
     x = torch.randn(b, 2, t, grid * cell + 1, grid * cell + 1)
-    y = patch_shuffle(x, grid, torch.Generator().manual_seed(0))
+    y = patch_shuffle(x, grid, torch.rand(b, grid * grid, generator=torch.Generator().manual_seed(0)))
     assert y.shape == x.shape
     torch.testing.assert_close(y[..., -1, :], x[..., -1, :])
     torch.testing.assert_close(y[..., :, -1], x[..., :, -1])
@@ -95,8 +95,15 @@ def test_patch_negatives_add_a_negative_to_the_whole_view_pairs_only(tiny_bench,
     on = build_objective(cfg)
     on.load_state_dict(off.state_dict())
     long = on.long_ids[0]
-    assert len(on._derived_negatives(long, batch["views"][long])) == 2  # rotate_reverse + patches
-    assert len(on._derived_negatives(on.short_ids[0], batch["views"][on.short_ids[0]])) == 1
+    negs = on._derived_negatives(long, batch["views"][long], batch)
+    assert len(negs) == 2  # rotate_reverse + patches
+    assert len(on._derived_negatives(on.short_ids[0], batch["views"][on.short_ids[0]], batch)) == 1
+    # each video's permutation comes from its own seed: a half batch (one DDP process's share)
+    # gets the same shuffled copies, whatever the global generator holds
+    torch.manual_seed(123)
+    half = {k: v[:3] if torch.is_tensor(v) else v for k, v in batch.items()}
+    half["views"] = [v[:3] for v in batch["views"]]
+    torch.testing.assert_close(on._derived_negatives(long, half["views"][long], half)[1], negs[1][:3])
     on.eval(), off.eval()
     torch.manual_seed(0)
     with torch.no_grad():

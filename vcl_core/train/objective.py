@@ -42,7 +42,7 @@ from ..losses import (KeyQueue, LearnedTemperature, MemoryBank, MomentumEncoder,
 from ..eval.diagnostics import effective_rank, embedding_std
 from ..models import ClipMemory, FastSlowEncoder, MultiScaleEncoder, PredictorHead, ProjectionHead
 from .config import Config, sampling_config
-from .tasks import TaskInputs, build_tasks
+from .tasks import TaskInputs, build_tasks, video_uniform
 
 CONTRASTIVE = ("simclr", "cvrl", "moco", "bank", "byol", "tclr", "vcl")
 
@@ -69,14 +69,15 @@ def temporal_negatives(x: torch.Tensor, kind: str, generator: torch.Generator | 
     return out
 
 
-def patch_shuffle(x: torch.Tensor, grid: int, generator: torch.Generator | None = None) -> torch.Tensor:
+def patch_shuffle(x: torch.Tensor, grid: int, u: torch.Tensor | None = None) -> torch.Tensor:
     """Clips with the colours, textures and motion of ``x (B, C, T, H, W)`` but another layout.
 
     Every frame is cut into a ``grid x grid`` grid of cells of ``H // grid x W // grid`` pixels
     (a remainder at the bottom and right stays in place) and the cells are permuted: one
-    permutation per clip, drawn from ``generator``, never the identity, the same for all the
-    clip's frames, so whatever moves inside a cell still moves. What the permutation destroys
-    is the layout: an object's outline, where things are relative to each other.
+    permutation per clip, the ranks of its row of ``u (B, grid * grid)`` (uniform draws; drawn
+    here when not given), never the identity, the same for all the clip's frames, so whatever
+    moves inside a cell still moves. What the permutation destroys is the layout: an object's
+    outline, where things are relative to each other.
 
     Raises:
         ValueError: ``grid < 2`` or a frame smaller than ``grid`` pixels a side.
@@ -87,7 +88,7 @@ def patch_shuffle(x: torch.Tensor, grid: int, generator: torch.Generator | None 
         raise ValueError(f"patch_shuffle needs grid >= 2 and frames of at least grid pixels a side "
                          f"(grid {grid}, frames {h}x{w})")
     n = grid * grid
-    perms = torch.stack([torch.randperm(n, generator=generator) for _ in range(b)])
+    perms = (torch.rand(b, n) if u is None else u.cpu()).argsort(dim=1)
     same = (perms == torch.arange(n)).all(1)
     perms[same] = perms[same].roll(1, dims=1)  # never the identity
     core = x[..., : grid * ch, : grid * cw]
@@ -275,7 +276,7 @@ class VideoObjective(nn.Module):
                 owners.append(("view", i))
         if m.negative_grad:
             for i in neg_of:
-                for n in self._derived_negatives(i, views[i]):
+                for n in self._derived_negatives(i, views[i], batch):
                     jobs.append((n, i in self.long_ids))
                     owners.append(("neg", i))
         feats = self.encode_all(jobs)
@@ -289,7 +290,7 @@ class VideoObjective(nn.Module):
             with torch.no_grad():
                 for i in neg_of:
                     negs[i] = self.encode_all([(n, i in self.long_ids)
-                                               for n in self._derived_negatives(i, views[i])])
+                                               for n in self._derived_negatives(i, views[i], batch)])
         for i in h:
             z[i] = self.projector(h[i])
         temporal = {i: self.projector(torch.cat(f)) for i, f in negs.items()}
@@ -340,16 +341,17 @@ class VideoObjective(nn.Module):
             return m.long_negatives != "none" or m.patch_negatives > 0
         return m.temporal_negatives != "none"
 
-    def _derived_negatives(self, i: int, x: torch.Tensor) -> list[torch.Tensor]:
+    def _derived_negatives(self, i: int, x: torch.Tensor, batch: dict) -> list[torch.Tensor]:
         """The negatives made from view ``i`` itself: in time (``method.temporal_negatives`` or,
         for a whole-video view, ``method.long_negatives``) and, for a whole-video view, in space
-        (``method.patch_negatives``)."""
+        (``method.patch_negatives``, each video's permutation drawn from its own seed: the same
+        on one process as on several)."""
         m = self.cfg.method
         if i not in self.long_ids:
             return temporal_negatives(x, m.temporal_negatives)
         out = temporal_negatives(x, m.long_negatives)
         if m.patch_negatives:
-            out.append(patch_shuffle(x, m.patch_negatives))
+            out.append(patch_shuffle(x, m.patch_negatives, video_uniform(batch, m.patch_negatives ** 2, stream=1 + i)))
         return out
 
     def _contrast(self, scale: str, ids: list[int], views, z, batch, tau,

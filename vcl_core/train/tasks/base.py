@@ -27,6 +27,15 @@ def register(cls: type[AuxTask]) -> type[AuxTask]:
     return cls
 
 
+def video_uniform(batch: dict, n: int, stream: int = 0) -> torch.Tensor:
+    """``(B, n)`` float32 draws from U[0, 1) on the CPU, each video's from a generator seeded by
+    its ``batch["sample_seed"]`` (the sampler's per-item seed), ``stream`` apart: the same
+    draws whether the batch is one process's or split across several, and again on resume.
+    Different ``stream`` values give independent draws for different uses of one video."""
+    seeds = [(s + stream * 0x9E3779B97F4A7C15) % 2**63 for s in batch["sample_seed"].tolist()]
+    return torch.stack([torch.rand(n, generator=torch.Generator().manual_seed(s)) for s in seeds])
+
+
 @dataclass
 class TaskInputs:
     """What a task reads from one training step.
@@ -56,9 +65,7 @@ class TaskInputs:
         """``(B, n)`` float32 draws from U[0, 1), each video's from its own generator seeded by
         the sampler (``batch["sample_seed"]``): a task's random targets are then the same on one
         process as on several that split the batch, and a resumed run draws them again."""
-        seeds = self.batch["sample_seed"].tolist()
-        u = torch.stack([torch.rand(n, generator=torch.Generator().manual_seed(s)) for s in seeds])
-        return u.to(self.views[0].device)
+        return video_uniform(self.batch, n).to(self.views[0].device)
 
     @property
     def first_view(self) -> int:
