@@ -2,7 +2,12 @@
 
 The table (``golden_losses.json``) was written by this file's ``__main__`` from the code before
 the objective was rebuilt from the library's parts; a change that alters what a recipe computes
-fails here. Runs are float64 on CPU, so the comparison is to the five decimals the run log keeps.
+fails here. Runs are float64 on CPU. Step 1 is compared to the five decimals the run log keeps and step 2
+to a relative 2e-5: a change to a loss shows at step 1, a change to its gradient at step 2.
+Later steps amplify rounding: MKL and PyTorch pick kernels by CPU, so an AVX-512 machine sums in
+another order than the AVX2 one the table was written on, and the losses drift apart by up to
+2e-6 (relative) at step 2, 3e-4 at step 3 and 5e-3 at steps 4-5 (measured between the two);
+steps 3-5 are compared at :data:`TOLERANCE`'s looser bounds.
 The benchmark is the tests' ``tiny`` one, encoded losslessly (see ``conftest.py``). Regenerate
 only for a deliberate change of a recipe, and say so in the commit:
 ``python tests/train/test_golden_losses.py``. Re-baselines so far: ``vcl (default)`` when the
@@ -35,6 +40,8 @@ from recipes import RECIPES  # noqa: E402
 
 TABLE = Path(__file__).with_name("golden_losses.json")
 STEPS = 5
+#: per step: ("abs" | "rel", bound) (see the module docstring for why later steps are looser)
+TOLERANCE = [("abs", 2e-5), ("rel", 2e-5), ("rel", 2e-3), ("rel", 1e-2), ("rel", 1e-2)]
 COMMON = ["train.steps=5", "train.batch_size=6", "data.workers=0", "train.log_every=1", "model.widths=[8,16,32]",
           "train.precision=64-true", "train.threads=1", "train.snapshots=[]", "train.seed=3",
           "model.beta=0.25", "model.input_norm=none"]  # the encoder the table was written with
@@ -59,7 +66,9 @@ def test_losses_match_the_golden_table(name, tiny_bench, tmp_path):
     want = json.loads(TABLE.read_text())[name]
     got = losses(tiny_bench, RECIPES[name], tmp_path / "run")
     assert len(got) == STEPS
-    assert got == pytest.approx(want, abs=2e-5), f"{name}: {got} != {want}"
+    for step, (g, w, (kind, bound)) in enumerate(zip(got, want, TOLERANCE), start=1):
+        tol = pytest.approx(w, abs=bound, rel=0) if kind == "abs" else pytest.approx(w, rel=bound, abs=0)
+        assert g == tol, f"{name}, step {step}: {g} != {w} ({kind} {bound}); all steps {got} != {want}"
 
 
 if __name__ == "__main__":
