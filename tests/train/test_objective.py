@@ -84,7 +84,7 @@ def test_patch_shuffle_permutes_cells_the_same_way_in_every_frame():
             src.append(match[0])
         assert sorted(src) == list(range(grid * grid)) and src != list(range(grid * grid))
     with pytest.raises(ValueError, match="grid"):
-        patch_shuffle(x, 1)
+        patch_shuffle(x, 1, torch.rand(b, 1))
 
 
 def test_patch_negatives_add_a_negative_to_the_whole_view_pairs_only(tiny_bench, tiny_overrides):

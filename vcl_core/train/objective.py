@@ -69,14 +69,14 @@ def temporal_negatives(x: torch.Tensor, kind: str, generator: torch.Generator | 
     return out
 
 
-def patch_shuffle(x: torch.Tensor, grid: int, u: torch.Tensor | None = None) -> torch.Tensor:
+def patch_shuffle(x: torch.Tensor, grid: int, u: torch.Tensor) -> torch.Tensor:
     """Clips with the colours, textures and motion of ``x (B, C, T, H, W)`` but another layout.
 
     Every frame is cut into a ``grid x grid`` grid of cells of ``H // grid x W // grid`` pixels
     (a remainder at the bottom and right stays in place) and the cells are permuted: one
-    permutation per clip, the ranks of its row of ``u (B, grid * grid)`` (uniform draws; drawn
-    here when not given), never the identity, the same for all the clip's frames, so whatever
-    moves inside a cell still moves. What the permutation destroys is the layout: an object's
+    permutation per clip, the ranks of its row of ``u (B, grid * grid)`` (uniform draws, e.g.
+    each video's own, :func:`~vcl_core.train.tasks.video_uniform`), never the identity, the
+    same for all the clip's frames, so whatever moves inside a cell still moves. What the permutation destroys is the layout: an object's
     outline, where things are relative to each other.
 
     Raises:
@@ -88,7 +88,7 @@ def patch_shuffle(x: torch.Tensor, grid: int, u: torch.Tensor | None = None) -> 
         raise ValueError(f"patch_shuffle needs grid >= 2 and frames of at least grid pixels a side "
                          f"(grid {grid}, frames {h}x{w})")
     n = grid * grid
-    perms = (torch.rand(b, n) if u is None else u.cpu()).argsort(dim=1)
+    perms = u.cpu().argsort(dim=1)
     same = (perms == torch.arange(n)).all(1)
     perms[same] = perms[same].roll(1, dims=1)  # never the identity
     core = x[..., : grid * ch, : grid * cw]
