@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from vcl_core.models.blocks import (DropPath, FrameNorm, conv_unit, make_norm, make_stage, make_stem,
+from vcl_core.models.blocks import (BatchNorm3d, DropPath, FrameNorm, conv_unit, make_norm, make_stage, make_stem,
                                     num_groups)
 
 
@@ -81,3 +81,36 @@ def test_drop_path_drops_whole_samples_and_keeps_the_mean():
     assert torch.equal(drop.eval()(x), x)
     with pytest.raises(ValueError):
         DropPath(1.0)
+
+
+@pytest.mark.parametrize("channels", [8, 32])
+def test_batch_norm_matches_torch_in_both_layouts(channels):
+    """The narrow channels-last route (8 channels goes through the channels-first kernel) gives
+    nn.BatchNorm3d's output, gradients and running statistics, and keeps the input's layout."""
+    torch.manual_seed(0)
+    ours, ref = make_norm("batch", channels), nn.BatchNorm3d(channels)
+    assert isinstance(ours, BatchNorm3d) and isinstance(ours, nn.BatchNorm3d)
+    with torch.no_grad():
+        ref.weight.uniform_(0.5, 1.5)
+        ref.bias.uniform_(-0.5, 0.5)
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(4, channels, 5, 6, 7) * 3 + 1
+    g = torch.randn_like(x)
+    for fmt in (torch.contiguous_format, torch.channels_last_3d):
+        xa = x.clone().contiguous(memory_format=fmt).requires_grad_()
+        xb = x.clone().requires_grad_()
+        ya, yb = ours(xa), ref(xb)
+        assert ya.is_contiguous(memory_format=fmt)
+        (ya * g).sum().backward()
+        (yb * g).sum().backward()
+        torch.testing.assert_close(ya, yb, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(xa.grad, xb.grad, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(ours.weight.grad, ref.weight.grad, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(ours.running_mean, ref.running_mean)
+        torch.testing.assert_close(ours.running_var, ref.running_var)
+        ours.zero_grad()
+        ref.zero_grad()
+    ours.eval()
+    ref.eval()
+    xc = x.contiguous(memory_format=torch.channels_last_3d)
+    torch.testing.assert_close(ours(xc), ref(x))

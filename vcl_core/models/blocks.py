@@ -43,6 +43,26 @@ class FrameNorm(nn.Module):
         return y.reshape(b, t, c, h, w).transpose(1, 2)
 
 
+class BatchNorm3d(nn.BatchNorm3d):
+    """``nn.BatchNorm3d`` (same parameters, buffers and state dict) that runs narrow
+    channels-last inputs through the channels-first kernel.
+
+    PyTorch's CPU BatchNorm kernels for ``channels_last_3d`` vectorise over channels; with fewer
+    channels than one vector register (the fast pathway's 8) the backward pass runs about 9x
+    slower than on the same tensor in the default layout (``bench/encoder.py``). Converting
+    there and back costs two copies, far less; the output keeps the input's layout. Wider
+    inputs and GPU tensors go straight to ``nn.BatchNorm3d``.
+    """
+
+    NARROW = 16
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (x.device.type == "cpu" and x.shape[1] < self.NARROW and x.dim() == 5
+                and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last_3d)):
+            return super().forward(x.contiguous()).contiguous(memory_format=torch.channels_last_3d)
+        return super().forward(x)
+
+
 def num_groups(channels: int, max_groups: int = MAX_GROUPS) -> int:
     """The largest group count ``<= max_groups`` that divides ``channels`` (GroupNorm needs it)."""
     return max(g for g in range(1, min(max_groups, channels) + 1) if channels % g == 0)
@@ -55,7 +75,7 @@ def make_norm(kind: str, channels: int) -> nn.Module:
         ValueError: unknown ``kind``.
     """
     if kind == "batch":
-        return nn.BatchNorm3d(channels)
+        return BatchNorm3d(channels)
     if kind == "frame":
         return FrameNorm(channels)
     if kind == "group":
