@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from vcl_core.experiment import Experiment, config_hash, run_lock
+from vcl_core.experiment import METRIC, Experiment, config_hash, run_lock, summarize, verdict
 from paper import run_notebooks
 
 
@@ -132,3 +132,70 @@ def test_bad_jobs_and_unknown_notebooks_are_refused(tmp_path):
         run_notebooks(str(tmp_path), only=["00"], jobs=0, out_dir=tmp_path)
     with pytest.raises(ValueError, match="matches no notebook"):
         run_notebooks(str(tmp_path), only=["99_nothing"], out_dir=tmp_path)
+
+
+def _table(values: dict[str, list[float]], factor: str = "motion"):
+    import pandas as pd
+
+    return pd.DataFrame([{"variant": v, "seed": i, "protocol": "whole", "factor": factor, "metric": METRIC,
+                          "value": x} for v, xs in values.items() for i, x in enumerate(xs)])
+
+
+def test_verdict_separates_only_beyond_the_seed_spread():
+    df = _table({"a": [0.90, 0.92, 0.94], "b": [0.70, 0.72, 0.74], "c": [0.86, 0.89, 0.92], "d": [0.30, 0.32, 0.34]})
+    floor = summarize(_table({"random init": [0.30, 0.33, 0.36], "supervised": [0.97, 0.98, 0.99]}), METRIC)
+    v = verdict(df, "a", "b", "motion", floor)
+    assert (v.answer, v.learned) == ("better", True)
+    assert abs(v.mean_a - 0.92) < 1e-9 and abs(v.std_a - 0.02) < 1e-9
+    assert "beyond the seed spread" in str(v) and "+20.0 points" in str(v)
+    assert verdict(df, "b", "a", "motion").answer == "worse"
+    tie = verdict(df, "a", "c", "motion", floor)  # 0.92 +- 0.02 vs 0.89 +- 0.03: the intervals touch
+    assert (tie.answer, tie.learned) == ("tie", True) and "both above the random-init floor" in str(tie)
+    low = verdict(df, "d", "d", "motion", floor)  # at the floor: a tie that answers nothing
+    assert (low.answer, low.learned) == ("tie", False) and "no answer" in str(low)
+    assert verdict(df, "a", "c", "motion").learned is None
+    with pytest.raises(KeyError, match="'e'"):
+        verdict(df, "a", "e", "motion")
+
+
+def test_saved_results_keep_the_claims(tmp_path):
+    import json
+
+    from vcl_core.experiment import save_results
+
+    df = _table({"a": [0.90, 0.92, 0.94], "b": [0.70, 0.72, 0.74]})
+    v = verdict(df, "a", "b", "motion")
+    saved = json.loads(save_results(tmp_path / "r.json", "nb", df, False, "text", [v]).read_text())
+    assert saved["claims"] == [{"a": "a", "b": "b", "factor": "motion", "mean_a": v.mean_a, "std_a": v.std_a,
+                                "mean_b": v.mean_b, "std_b": v.std_b, "answer": "better", "learned": None,
+                                "text": str(v)}]
+
+
+def test_factor_bars_draw_the_floor_band_and_the_ceiling_line():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from vcl_core.viz import factor_bars
+
+    df = _table({"a": [0.6, 0.7]})
+    bounds = summarize(_table({"random init": [0.30, 0.40], "supervised": [0.95, 0.97]}), METRIC)
+    ax = factor_bars(df, metric=METRIC, bounds=bounds)
+    labels = ax.get_legend_handles_labels()[1]
+    assert "random init (floor)" in labels and "supervised (ceiling)" in labels
+    ceiling = [c for c in ax.collections if c.get_label() == "supervised (ceiling)"][0]
+    assert abs(ceiling.get_segments()[0][0][1] - 0.96) < 1e-9
+    band = [c for c in ax.collections if c.get_label() == "random init (floor)"][0]
+    ys = band.get_paths()[0].vertices[:, 1]
+    assert abs(ys.min() - (0.35 - 0.0707107)) < 1e-6 and abs(ys.max() - (0.35 + 0.0707107)) < 1e-6
+
+
+def test_bounds_are_read_from_notebook_01_results_when_there(tmp_path):
+    from vcl_core.experiment import NotebookContext, save_results
+
+    ctx = NotebookContext("unused", str(tmp_path / "runs"), tmp_path, [0, 1, 2], False, {})
+    df = _table({"random init": [0.30, 0.40], "supervised": [0.95, 0.97], "default recipe": [0.8, 0.9]})
+    save_results(ctx.results_path("01_benchmark"), "01_benchmark", df, False, "")
+    b = ctx.bounds().set_index(["variant", "factor"])
+    assert sorted(b.index) == [("random init", "motion"), ("supervised", "motion")]  # no training happened
+    assert abs(b.loc[("supervised", "motion"), "mean"] - 0.96) < 1e-9
+    assert abs(b.loc[("random init", "motion"), "std"] - 0.0707107) < 1e-6

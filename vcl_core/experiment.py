@@ -14,7 +14,8 @@ import json
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
@@ -29,6 +30,12 @@ SMOKE_OVERRIDES = ["train.steps=6", "train.snapshots=[3]", "train.batch_size=8",
                    "eval.probe_epochs=20", "train.log_every=1"]
 
 
+#: The number every figure reports: the linear probe on whole-video embeddings, scored on the
+#: test videos whose (shape, motion) combination training saw (notebook 01; the unseen
+#: combinations test generalisation and are reported next to it).
+METRIC = "linear_top1_seen"
+
+
 @dataclass
 class NotebookContext:
     """What every notebook resolves first: paths, seeds and chance levels."""
@@ -39,12 +46,36 @@ class NotebookContext:
     seeds: list[int]
     smoke: bool
     chance: dict[str, float]
+    _bounds: dict = field(default_factory=dict, repr=False)
 
     def experiment(self, **kw) -> Experiment:
         return Experiment(data=self.data, runs_dir=self.runs, smoke=self.smoke, **kw)
 
     def results_path(self, notebook: str) -> Path:
         return self.figures / "results" / f"{notebook}.json"
+
+    def bounds(self, metric: str = METRIC, protocol: str = "whole"):
+        """The floor (random init) and ceiling (supervised) every figure is drawn against: mean
+        and std over seeds, per factor (a :func:`summarize` table).
+
+        They are notebook 01's runs of the default encoder (:data:`BOUNDS`), read from the
+        results it wrote (``<figures>/results/01_benchmark.json``) when they are there, else
+        trained here through the run cache (on Colab, and in smoke runs).
+        """
+        key = (metric, protocol)
+        if key not in self._bounds:
+            path = self.results_path("01_benchmark")
+            saved = json.loads(path.read_text()) if path.exists() else {}
+            rows = [r for r in saved.get("rows", []) if r["variant"] in BOUNDS and r["metric"] == metric
+                    and r["protocol"] == protocol]
+            if rows and saved.get("smoke") == self.smoke:
+                import pandas as pd
+
+                table = pd.DataFrame(rows).rename(columns={"n": "count"})[["variant", "factor", "mean", "std", "count"]]
+            else:
+                table = summarize(self.experiment().sweep(BOUNDS, self.seeds), metric, protocol)
+            self._bounds[key] = table
+        return self._bounds[key]
 
 
 def notebook_setup(data: str = "", runs: str = "", figures: str = "", smoke: bool = False,
@@ -103,6 +134,64 @@ CEILING = ["method=supervised", "train.steps=3000", "train.snapshots=[250,500,10
 
 #: The floor: the same encoder before any training.
 RANDOM_INIT = ["train.steps=0"]
+
+#: floor and ceiling, as every figure draws them (:meth:`NotebookContext.bounds`)
+BOUNDS = {"random init": RANDOM_INIT, "supervised": CEILING}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer to "is ``a`` better than ``b`` on ``factor``?" in one sentence (``str()``).
+
+    ``answer`` is ``"better"`` or ``"worse"`` when the two ``mean +- std`` intervals over seeds
+    do not overlap (``|mean_a - mean_b| > std_a + std_b``), else ``"tie"``. ``learned`` says
+    whether both cleared the floor the same way (``mean - std > floor mean + floor std``); a
+    tie between variants that did not is no answer. With one seed the std is 0, so any
+    difference counts: use several seeds.
+    """
+
+    a: str
+    b: str
+    factor: str
+    mean_a: float
+    std_a: float
+    mean_b: float
+    std_b: float
+    answer: str
+    learned: bool | None
+
+    def __str__(self) -> str:
+        def pm(m, s):
+            return f"{100 * m:.1f} ± {100 * s:.1f}"
+
+        d = 100 * (self.mean_a - self.mean_b)
+        head = (f"{self.factor}: {self.a} {pm(self.mean_a, self.std_a)} vs {self.b} {pm(self.mean_b, self.std_b)} "
+                f"({d:+.1f} points)")
+        if self.answer != "tie":
+            return f"{head}, {self.answer}, beyond the seed spread"
+        floor = {None: "", True: ", both above the random-init floor",
+                 False: ", and not both above the random-init floor: no answer"}[self.learned]
+        return f"{head}, a tie within the seed spread{floor}"
+
+
+def verdict(df, a: str, b: str, factor: str, floor=None, metric: str = METRIC, protocol: str = "whole") -> Verdict:
+    """Compare variants ``a`` and ``b`` of a :meth:`Experiment.sweep` table on one factor (see
+    :class:`Verdict`). ``floor``: :meth:`NotebookContext.bounds`, to say whether both learned.
+
+    Raises:
+        KeyError: a variant or factor that is not in ``df``.
+    """
+    t = summarize(df, metric, protocol).set_index(["variant", "factor"])
+    for v in (a, b):
+        if (v, factor) not in t.index:
+            raise KeyError(f"no {metric} ({protocol}) for variant {v!r}, factor {factor!r}")
+    (ma, sa), (mb, sb) = (tuple(t.loc[(v, factor), ["mean", "std"]]) for v in (a, b))
+    answer = "tie" if abs(ma - mb) <= sa + sb else ("better" if ma > mb else "worse")
+    learned = None
+    if floor is not None:
+        f = floor.set_index(["variant", "factor"]).loc[("random init", factor)]
+        learned = bool(min(ma - sa, mb - sb) > f["mean"] + f["std"])
+    return Verdict(a, b, factor, float(ma), float(sa), float(mb), float(sb), answer, learned)
 
 
 #: options added after runs were cached, with the value that reproduces what came before: left
@@ -305,11 +394,13 @@ def summarize(df, metric: str = "linear_top1", protocol: str = "whole", by=("var
     return out.fillna({"std": 0.0})
 
 
-def save_results(path: str | Path, notebook: str, df, smoke: bool, conclusion: str, **extra) -> Path:
+def save_results(path: str | Path, notebook: str, df, smoke: bool, conclusion: str,
+                 claims: Sequence[Verdict] = (), **extra) -> Path:
     """Write a notebook's metrics JSON (the results table and tests read these files).
 
     The file holds the mean/std/n over seeds of every (variant, protocol, factor, metric), the
-    conclusion text the notebook printed, and any ``extra`` numbers.
+    conclusion text the notebook printed, its tested ``claims`` (each :class:`Verdict`'s fields
+    and sentence) and any ``extra`` numbers.
     """
     rows = []
     if df is not None and len(df):
@@ -318,7 +409,8 @@ def save_results(path: str | Path, notebook: str, df, smoke: bool, conclusion: s
             rows.append({"variant": variant, "protocol": protocol, "factor": factor, "metric": metric,
                          "mean": float(s.mean()), "std": float(s.std(ddof=1)) if len(s) > 1 else 0.0,
                          "n": int(len(s))})
-    payload = {"notebook": notebook, "smoke": smoke, "rows": rows, "conclusion": conclusion, **extra}
+    payload = {"notebook": notebook, "smoke": smoke, "rows": rows, "conclusion": conclusion,
+               **({"claims": [{**asdict(v), "text": str(v)} for v in claims]} if claims else {}), **extra}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1, sort_keys=False) + "\n")

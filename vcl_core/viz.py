@@ -45,9 +45,14 @@ def savefig(fig, name: str, directory: str | Path | None = None, raster: bool = 
 
 
 def factor_bars(df, protocol: str = "whole", metric: str = "linear_top1", chance: dict | None = None, ax=None,
-                hue: str = "variant", title: str | None = None, factors=None):
+                hue: str = "variant", title: str | None = None, factors=None, bounds=None):
     """Bars of ``metric`` per factor and variant (mean, error bar = std over seeds), with a
-    dotted line at chance. ``df`` is the tidy table of :meth:`vcl_core.experiment.Experiment.sweep`."""
+    dotted line at chance. ``df`` is the tidy table of :meth:`vcl_core.experiment.Experiment.sweep`.
+
+    ``bounds`` (:meth:`vcl_core.experiment.NotebookContext.bounds`) adds, per factor, the
+    random-init floor (grey band, mean ± std) and the supervised ceiling (dashed line), so
+    every bar is read against what the encoder gets untrained and with labels.
+    """
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -57,10 +62,18 @@ def factor_bars(df, protocol: str = "whole", metric: str = "linear_top1", chance
     if ax is None:
         _, ax = plt.subplots(figsize=(max(6, 1.6 * sel[hue].nunique() * sel.factor.nunique() / 2), 3.6))
     sns.barplot(data=sel, x="factor", y="value", hue=hue, errorbar="sd", ax=ax)
-    if chance:
-        for i, f in enumerate(sel.factor.unique()):
-            if f in chance:
-                ax.hlines(chance[f], i - 0.4, i + 0.4, colors="k", linestyles=":")
+    for i, f in enumerate(sel.factor.unique()):
+        if chance and f in chance:
+            ax.hlines(chance[f], i - 0.4, i + 0.4, colors="k", linestyles=":")
+        if bounds is not None:
+            b = bounds[bounds.factor == f].set_index("variant")
+            if "random init" in b.index:
+                m, s = b.loc["random init", ["mean", "std"]]
+                ax.fill_between([i - 0.45, i + 0.45], m - s, m + s, color="0.5", alpha=0.35, lw=0,
+                                label="random init (floor)" if i == 0 else None, zorder=0)
+            if "supervised" in b.index:
+                ax.hlines(b.loc["supervised", "mean"], i - 0.45, i + 0.45, colors="0.15", linestyles="--",
+                          label="supervised (ceiling)" if i == 0 else None)
     ax.set(xlabel="", ylabel=f"{metric.replace('_', ' ')} ({protocol})", ylim=(0, 1), title=title or "")
     ax.legend(fontsize=8, ncol=2, loc="upper right")
     return ax
