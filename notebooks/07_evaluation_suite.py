@@ -46,6 +46,7 @@ except ImportError:  # on Colab: install the package (and its notebook extras) f
 
 # %%
 import matplotlib.pyplot as plt
+import pandas as pd
 import seaborn as sns
 
 from vcl_core.eval.schema import PROTOCOL_DOCS
@@ -60,15 +61,16 @@ for name, doc in PROTOCOL_DOCS.items():
 # %%
 queue = 64 if SMOKE else 1024
 recipes = {
-    "random init": RANDOM_INIT,
     "reference": [],
     "MoCo queue": ["method.name=moco", f"method.queue_size={queue}"],
     "negative-free (BYOL)": ["method.name=byol", "method.fast_contrast=0", "method.temporal_negatives=none",
                              "method.long_negatives=none", "method.global_local=0"],
-    "supervised": CEILING,
 }
 blocks = ("probes", "finetune", "temporal", "robustness", "generalisation", "diagnostics", "captioning")
-rec = exp.records(recipes, ctx.seeds[:1], blocks=blocks)
+# the floor and the ceiling are notebook 01's runs of the default encoder (no reference base), loaded from the cache
+rec = pd.concat([ctx.experiment().records({"random init": RANDOM_INIT}, ctx.seeds[:1], blocks=blocks),
+                 exp.records(recipes, ctx.seeds[:1], blocks=blocks),
+                 ctx.experiment().records({"supervised": CEILING}, ctx.seeds[:1], blocks=blocks)])
 
 # %% [markdown]
 # ## What a linear probe can and cannot see, on toy features

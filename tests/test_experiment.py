@@ -154,6 +154,9 @@ def test_verdict_separates_only_beyond_the_seed_spread():
     low = verdict(df, "d", "d", "motion", floor)  # at the floor: a tie that answers nothing
     assert (low.answer, low.learned) == ("tie", False) and "no answer" in str(low)
     assert verdict(df, "a", "c", "motion").learned is None
+    other = df.assign(metric="top1 under lighting")
+    assert str(verdict(other, "a", "b", "motion", metric="top1 under lighting")).startswith(
+        "motion (top1 under lighting): a 92.0 ± 2.0 vs b 72.0 ± 2.0")
     with pytest.raises(KeyError, match="'e'"):
         verdict(df, "a", "e", "motion")
 
@@ -168,7 +171,7 @@ def test_saved_results_keep_the_claims(tmp_path):
     saved = json.loads(save_results(tmp_path / "r.json", "nb", df, False, "text", [v]).read_text())
     assert saved["claims"] == [{"a": "a", "b": "b", "factor": "motion", "mean_a": v.mean_a, "std_a": v.std_a,
                                 "mean_b": v.mean_b, "std_b": v.std_b, "answer": "better", "learned": None,
-                                "text": str(v)}]
+                                "metric": METRIC, "text": str(v)}]
 
 
 def test_factor_bars_draw_the_floor_band_and_the_ceiling_line():

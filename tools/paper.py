@@ -29,22 +29,23 @@ NOTEBOOK_INFO = {
                      "temporal factors; labels teach every factor to an encoder whose embedding keeps time.",
                      ["01_benchmark_gallery", "01_benchmark_aliasing", "01_benchmark_floor_ceiling",
                       "01_benchmark_encoder", "01_benchmark_curves"]),
-    "02_pair_definition": ("pair definitions", "Which clips should be positives, which negatives?",
-                           ["02_pair_definition", "02_cvrl_gap"]),
-    "03_momentum_vs_memory_bank": ("negatives", "In-batch vs MoCo queue vs memory bank vs negative-free; "
-                                   "batch, queue, hard negatives, temperature.",
-                                   ["03_momentum_vs_memory_bank"]),
-    "04_clip_lengths_multiscale": ("temporal scales", "Does multi-scale (+ cross-scale) contrast learn the "
-                                   "long-term factor better than one clip length? Predictive tasks, memory.",
+    "02_pair_definition": ("pair definitions", "Neighbouring clips (CVRL) and intra-video negatives (TCLR) teach more "
+                           "about time than two views of one segment.", ["02_pair_definition", "02_cvrl_gap"]),
+    "03_momentum_vs_memory_bank": ("negatives", "A MoCo queue (more negatives) beats in-batch negatives; without "
+                                   "negatives (BYOL) the recipe falls below them. Bank, batch, queue, hard negatives, "
+                                   "temperature at one seed.", ["03_momentum_vs_memory_bank"]),
+    "04_clip_lengths_multiscale": ("temporal scales", "Multi-scale contrast with cross-scale alignment learns the "
+                                   "long-term factor better than either scale alone. Predictive tasks, memory.",
                                    ["04_clip_lengths_multiscale"]),
-    "05_fast_slow_fusion": ("encoder", "Slow vs fast vs two-stream with concat / gating / cross-attention; "
-                            "where temporal attention looks.", ["05_fast_slow_fusion", "05_temporal_attention"]),
-    "06_augmentation_robustness": ("augmentation", "Which augmentations buy invariance, which destroy temporal "
-                                   "sensitivity?", ["06_augmentation_robustness"]),
+    "05_fast_slow_fusion": ("encoder", "Two pathways beat the slow one alone on motion and the fast one alone on "
+                            "shape and order. Fusion heads and temporal attention at one seed.",
+                            ["05_fast_slow_fusion", "05_temporal_attention"]),
+    "06_augmentation_robustness": ("augmentation", "Camera and lighting augmentation buys invariance to them; "
+                                   "shuffling as an augmentation destroys order.", ["06_augmentation_robustness"]),
     "07_evaluation_suite": ("evaluation", "Every protocol on the main recipes, each number with its protocol.",
                             ["07_evaluation_suite"]),
-    "08_efficiency": ("efficiency", "Negatives, parameter sharing, heads, checkpointing, precision, cache, "
-                      "clip length.", ["08_efficiency"]),
+    "08_efficiency": ("efficiency", "Sharing one backbone across scales, and bf16 training, cost no accuracy. "
+                      "Heads, batch size, checkpointing, cache, clip length.", ["08_efficiency"]),
     "09_default_recipe": ("default recipe", "Which of the strongest candidates should `vcl pretrain` use? "
                           "Four seeds each.", ["09_default_recipe"]),
 }

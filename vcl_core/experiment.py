@@ -159,13 +159,15 @@ class Verdict:
     std_b: float
     answer: str
     learned: bool | None
+    metric: str = METRIC
 
     def __str__(self) -> str:
         def pm(m, s):
             return f"{100 * m:.1f} ± {100 * s:.1f}"
 
         d = 100 * (self.mean_a - self.mean_b)
-        head = (f"{self.factor}: {self.a} {pm(self.mean_a, self.std_a)} vs {self.b} {pm(self.mean_b, self.std_b)} "
+        what = self.factor if self.metric == METRIC else f"{self.factor} ({self.metric})"
+        head = (f"{what}: {self.a} {pm(self.mean_a, self.std_a)} vs {self.b} {pm(self.mean_b, self.std_b)} "
                 f"({d:+.1f} points)")
         if self.answer != "tie":
             return f"{head}, {self.answer}, beyond the seed spread"
@@ -191,7 +193,7 @@ def verdict(df, a: str, b: str, factor: str, floor=None, metric: str = METRIC, p
     if floor is not None:
         f = floor.set_index(["variant", "factor"]).loc[("random init", factor)]
         learned = bool(min(ma - sa, mb - sb) > f["mean"] + f["std"])
-    return Verdict(a, b, factor, float(ma), float(sa), float(mb), float(sb), answer, learned)
+    return Verdict(a, b, factor, float(ma), float(sa), float(mb), float(sb), answer, learned, metric)
 
 
 #: options added after runs were cached, with the value that reproduces what came before: left

@@ -111,6 +111,14 @@ _TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.5
 _FROM_YIQ = np.linalg.inv(_TO_YIQ)
 
 
+# the same constants as tensors, made once (apply_spatial_views runs for every sample)
+_LUMA = torch.tensor(LUMA)
+_GRAY = torch.outer(torch.ones(3), _LUMA)
+_EYE3 = torch.eye(3)
+_MEAN = torch.tensor(MEAN).view(1, 3, 1)
+_STD = torch.tensor(STD).view(1, 3, 1)
+
+
 def _gray(x: torch.Tensor) -> torch.Tensor:
     """Luma of ``(T, C, H, W)`` in [0, 1], kept as one channel."""
     return (LUMA[0] * x[:, 0:1] + LUMA[1] * x[:, 1:2] + LUMA[2] * x[:, 2:3])
@@ -229,7 +237,7 @@ def apply_spatial_views(clips: Sequence[torch.Tensor], params: Sequence[SpatialP
     y = torch.matmul(torch.matmul(torch.cat(ry).unsqueeze(1), x), torch.cat(rx).unsqueeze(1))  # (N, C, s, s)
     n = y.shape[0]
     flat = y.reshape(n, 3, s * s)
-    luma = torch.tensor(LUMA)
+    luma = _LUMA
     if any(p.jitter is not None for p in params):
         frame_luma = (flat.mean(2) @ luma).tolist()  # mean luma of every frame
         mats, offs, pos = [], [], 0
@@ -243,10 +251,9 @@ def apply_spatial_views(clips: Sequence[torch.Tensor], params: Sequence[SpatialP
             pos += t
         flat = torch.baddbmm(torch.cat(offs), torch.cat(mats), flat).clamp_(0, 1)
     if any(p.gray for p in params):
-        gray = torch.outer(torch.ones(3), luma)
-        g = torch.cat([(gray if p.gray else torch.eye(3)).expand(t, 3, 3) for p, t in zip(params, lengths)])
+        g = torch.cat([(_GRAY if p.gray else _EYE3).expand(t, 3, 3) for p, t in zip(params, lengths)])
         flat = torch.bmm(g, flat)
-    y = flat.sub_(torch.tensor(MEAN).view(1, 3, 1)).div_(torch.tensor(STD).view(1, 3, 1)).view(n, 3, s, s)
+    y = flat.sub_(_MEAN).div_(_STD).view(n, 3, s, s)
     out, pos = [], 0
     for t in lengths:
         out.append(y[pos:pos + t].permute(1, 0, 2, 3).contiguous())
