@@ -145,8 +145,8 @@ class Verdict:
 
     ``answer`` is ``"better"`` or ``"worse"`` when the two ``mean +- std`` intervals over seeds
     do not overlap (``|mean_a - mean_b| > std_a + std_b``), else ``"tie"``. ``learned`` says
-    whether both cleared the floor the same way (``mean - std > floor mean + floor std``); a
-    tie between variants that did not is no answer. With one seed the std is 0, so any
+    whether both cleared the random-init floor (``mean - std > floor mean + floor std`` for
+    each; ``None`` when no floor was given): a tie between variants that did not is no answer. With one seed the std is 0, so any
     difference counts: use several seeds.
     """
 

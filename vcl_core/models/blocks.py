@@ -48,8 +48,8 @@ class BatchNorm3d(nn.BatchNorm3d):
     channels-last inputs through the channels-first kernel.
 
     PyTorch's CPU BatchNorm kernels for ``channels_last_3d`` vectorise over channels; with fewer
-    channels than one vector register (the fast pathway's 8) the backward pass runs about 9x
-    slower than on the same tensor in the default layout (``bench/encoder.py``). Converting
+    channels than one AVX-512 register holds (the fast pathway's 8) the backward pass ran 9x
+    slower than on the same tensor in the default layout (``bench/RESULTS.md``). Converting
     there and back costs two copies, far less; the output keeps the input's layout. Wider
     inputs and GPU tensors go straight to ``nn.BatchNorm3d``.
     """
