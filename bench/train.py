@@ -244,6 +244,10 @@ def main() -> None:
     for r in refs:
         print(f"{r['precision']:<12}{r['clips_per_s']:9.1f}{r['step_s']:8.3f}{'':>28}{r['train_gflops_per_step']:11.2f}"
               f"{100 * r['mfu']:7.1f}")
+    for r, ref in zip(rows, refs):
+        ok = r["mfu"] >= 0.5 and r["mfu"] >= ref["mfu"]
+        print(f"target ({r['precision']}): recipe MFU >= 50% and >= R3D-18's: {100 * r['mfu']:.1f}% vs "
+              f"{100 * ref['mfu']:.1f}%, {'met' if ok else 'NOT met'}")
     procs = []
     if not a.quick and a.device == "cpu":
         procs = [processes(a.data, n, 30, list(a.overrides)) for n in a.processes]
