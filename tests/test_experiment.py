@@ -202,3 +202,18 @@ def test_bounds_are_read_from_notebook_01_results_when_there(tmp_path):
     assert sorted(b.index) == [("random init", "motion"), ("supervised", "motion")]  # no training happened
     assert abs(b.loc[("supervised", "motion"), "mean"] - 0.96) < 1e-9
     assert abs(b.loc[("random init", "motion"), "std"] - 0.0707107) < 1e-6
+
+
+def test_the_default_is_the_simplest_candidate_the_seeds_cannot_tell_from_the_best():
+    import pandas as pd
+
+    from vcl_core.experiment import choose_default
+
+    scores = pd.DataFrame({"mean": [0.80, 0.86, 0.90, 0.70], "std": [0.01, 0.03, 0.02, 0.01]},
+                          index=["reference", "one change", "two changes", "worse"])
+    order = ["reference", "worse", "one change", "two changes"]
+    assert choose_default(scores, order) == ("two changes", "one change")  # 0.86 + 0.03 >= 0.90 - 0.02
+    assert choose_default(scores.assign(std=0.0), order) == ("two changes", "two changes")
+    assert choose_default(scores.assign(std=0.06), order) == ("two changes", "reference")
+    with pytest.raises(ValueError, match="every candidate once"):
+        choose_default(scores, order[:3])

@@ -46,8 +46,8 @@ NOTEBOOK_INFO = {
                             ["07_evaluation_suite"]),
     "08_efficiency": ("efficiency", "Sharing one backbone across scales, and bf16 training, cost no accuracy. "
                       "Heads, batch size, checkpointing, cache, clip length.", ["08_efficiency"]),
-    "09_default_recipe": ("default recipe", "Which of the strongest candidates should `vcl pretrain` use? "
-                          "Four seeds each.", ["09_default_recipe"]),
+    "09_default_recipe": ("default recipe", "`vcl pretrain` uses the best of the strongest candidates, or the "
+                          "simplest one the seeds cannot tell from it. Three seeds each.", ["09_default_recipe"]),
 }
 #: the notebooks, in execution order (later ones reuse runs cached by earlier ones)
 NOTEBOOKS = list(NOTEBOOK_INFO)
@@ -346,30 +346,36 @@ def _default_is(overrides: list[str] | None) -> bool:
 
 
 def default_recipe_note(results_dir: str | Path = FIGURE_DIR / "results") -> str:
-    """Which recipe ``vcl pretrain`` uses and why, from notebook 09's head-to-head (the
-    strongest candidates of notebooks 02-06, four seeds each, ranked by the mean of the two
-    temporal factors on the whole-video view)."""
+    """Which recipe ``vcl pretrain`` uses and why, from notebook 09's head-to-head: the best
+    candidate, or the simplest one the seeds cannot tell from it (its ``chosen_variant``,
+    :func:`vcl_core.experiment.choose_default`; results written before that rule have only a
+    best, which is then the pick)."""
     path = Path(results_dir) / "09_default_recipe.json"
     if not path.exists():
         return "(not run yet: `make figures`)"
     res = json.loads(path.read_text())
     score, default, best = res["score"], res["default_variant"], res["best_variant"]
-    if "candidates" in res and not _default_is(res["candidates"].get(best)):
-        return (f"**Notebook 09 ran on an earlier default** and ranked {best} first among {len(score)} candidates; "
+    chosen = res.get("chosen_variant", best)
+    if "candidates" in res and not _default_is(res["candidates"].get(chosen)):
+        return (f"**Notebook 09 ran on an earlier default** and picked {chosen} among {len(score)} candidates; "
                 "the default has changed since (see above), so its ranking no longer describes `vcl pretrain`. "
                 "`make figures` reruns it.")
     top = "; ".join(f"{v} {100 * x['mean']:.1f} ± {100 * x['std']:.1f}" for v, x in list(score.items())[:5])
     n = max(r["n"] for r in res["rows"])
-    if default != best:
+    if default != chosen:
         used = default or "a recipe outside the candidates"
-        lead = f"**The default is not the best candidate of notebook 09:** `vcl pretrain` uses {used}, the head-to-head ranks {best} first"
-    else:
+        lead = f"**The default is not notebook 09's pick:** `vcl pretrain` uses {used}, the head-to-head picks {chosen}"
+    elif chosen == best:
         lead = f"`vcl pretrain` uses **{default}**, the best of {len(score)} candidates in notebook 09"
-    gain = score[best]["mean"] - score["reference"]["mean"]
-    return (f"{lead} ({n} seeds each, score = (motion + order) / 2, linear probe on the whole-video view). Top five "
-            f"(%): {top}. The winner is {100 * gain:.1f} points above the reference recipe that notebooks 01-08 vary "
-            f"around, {'more than' if gain > score[best]['std'] else 'within'} its seed-to-seed spread: "
-            + ("a measured gain." if gain > score[best]["std"] else
+    else:
+        lead = (f"`vcl pretrain` uses **{default}**, the simplest of {len(score)} candidates in notebook 09 that the "
+                f"seeds cannot tell from the best ({best}), so the added complexity is not worth it")
+    what = "(shape + motion + order) / 3" if "chosen_variant" in res else "(motion + order) / 2"
+    gain = score[chosen]["mean"] - score["reference"]["mean"]
+    return (f"{lead} ({n} seeds each, score = {what}, linear probe on the whole-video view). Top five "
+            f"(%): {top}. The pick is {100 * gain:.1f} points above the reference recipe that notebooks 01-08 vary "
+            f"around, {'more than' if gain > score[chosen]['std'] else 'within'} its seed-to-seed spread: "
+            + ("a measured gain." if gain > score[chosen]["std"] else
                "the ranking is by the mean and the difference is not settled at this budget."))
 
 

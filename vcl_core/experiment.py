@@ -196,6 +196,25 @@ def verdict(df, a: str, b: str, factor: str, floor=None, metric: str = METRIC, p
     return Verdict(a, b, factor, float(ma), float(sa), float(mb), float(sb), answer, learned, metric)
 
 
+
+def choose_default(scores, simplest_first: Sequence[str]) -> tuple[str, str]:
+    """Notebook 09's rule: ``(best, chosen)`` from per-candidate scores.
+
+    ``scores`` has one row per candidate (index) with ``mean`` and ``std`` over seeds.
+    ``best`` has the highest mean; ``chosen`` is the first candidate of ``simplest_first``
+    whose ``mean + std`` reaches the best's ``mean - std`` (the two are not told apart by the
+    seeds), so a more complex recipe becomes the default only when it wins beyond the spread.
+
+    Raises:
+        ValueError: ``simplest_first`` does not list every candidate exactly once.
+    """
+    if sorted(simplest_first) != sorted(scores.index):
+        raise ValueError(f"simplest_first must list every candidate once: {list(simplest_first)} vs {list(scores.index)}")
+    best = str(scores["mean"].idxmax())
+    bar = scores.loc[best, "mean"] - scores.loc[best, "std"]
+    chosen = next(v for v in simplest_first if scores.loc[v, "mean"] + scores.loc[v, "std"] >= bar)
+    return best, str(chosen)
+
 #: options added after runs were cached, with the value that reproduces what came before: left
 #: out of the hash at that value, so a new option does not orphan the runs trained before it
 HASHED_ONLY_IF_CHANGED = {("temporal", "background_p"): 0.0, ("temporal", "foreground_frac"): 0.4,
