@@ -218,6 +218,6 @@ conclusion = (
                 for v in move) + ".")
 print(conclusion)
 save_results(ctx.results_path("01_benchmark"), "01_benchmark", pd.concat([df, both]), SMOKE, conclusion,
-             ranking=compare(df, ("shape", "motion", "order"), metric="linear_top1_seen"),
+             ranking=compare(df),
              aliasing=aliasing.to_dict(orient="list"),
              curves=sel.groupby(["variant", "factor", "step"])["value"].mean().reset_index().to_dict(orient="list"))

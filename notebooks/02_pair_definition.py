@@ -189,8 +189,8 @@ for v in claims:
     print(v)
 conclusion = ("Pair definitions against same-segment positives (whole-video linear probe, seen combinations, mean ± "
               f"std over {len(ctx.seeds)} seeds, same budget): " + "; ".join(map(str, claims)) + ". Ranking — "
-              + compare(df, ("shape", "motion", "order"), metric=METRIC) + ". One seed each: "
-              + compare(dfx, ("shape", "motion", "order"), metric=METRIC) + ".")
+              + compare(df) + ". One seed each: "
+              + compare(dfx) + ".")
 print(conclusion)
 save_results(ctx.results_path("02_pair_definition"), "02_pair_definition", pd.concat([df, dfx]), SMOKE, conclusion,
              claims)

@@ -158,10 +158,10 @@ for v in claims:
     print(v)
 conclusion = ("Sources of negatives against in-batch contrast (whole-video linear probe, seen combinations, mean ± "
               f"std over {len(ctx.seeds)} seeds, same budget): " + "; ".join(map(str, claims)) + ". Ranking — "
-              + compare(df, ("shape", "motion", "order"), metric=METRIC) + ". Mean training time per run: "
+              + compare(df) + ". Mean training time per run: "
               + ", ".join(f"{r.variant} {r.wall_s:.0f} s" for r in cost.itertuples()) + ". One seed each: "
-              + compare(dfx, ("shape", "motion", "order"), metric=METRIC) + ". Batch/queue sweep (1 seed): "
-              + compare(sw, ("shape", "motion", "order"), metric=METRIC) + ".")
+              + compare(dfx) + ". Batch/queue sweep (1 seed): "
+              + compare(sw) + ".")
 print(conclusion)
 save_results(ctx.results_path("03_momentum_vs_memory_bank"), "03_momentum_vs_memory_bank",
              pd.concat([df, dfx, sw.drop(columns=["kind", "size"])]), SMOKE, conclusion, claims)

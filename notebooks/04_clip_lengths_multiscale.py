@@ -159,11 +159,11 @@ ref = summarize(df, METRIC).set_index(["variant", "factor"])["mean"]
 gaps = {f: 100 * (ceiling[("supervised", f)] - ref[("multi-scale + cross-scale", f)]) for f in ("shape", "motion", "order")}
 conclusion = ("Scales (whole-video linear probe, seen combinations, mean ± std over "
               f"{len(ctx.seeds)} seeds, same budget): " + "; ".join(map(str, claims)) + ". Ranking — "
-              + compare(df, ("shape", "motion", "order"), metric=METRIC) + ". Gap of the multi-scale recipe to "
+              + compare(df) + ". Gap of the multi-scale recipe to "
               "the supervised ceiling (points): " + ", ".join(f"{f} {g:.1f}" for f, g in gaps.items())
-              + ". One seed each: " + compare(dfs, ("shape", "motion", "order"), metric=METRIC)
+              + ". One seed each: " + compare(dfs)
               + ". Predictive tasks and memory, one at a time (1 seed): "
-              + compare(dfa, ("shape", "motion", "order"), metric=METRIC)
+              + compare(dfa)
               + ". The GRU memory's own video embedding (video_model view): "
               + ", ".join(f"{r.factor} {100 * r['mean']:.1f}%" for _, r in memory_view.iterrows()) + ".")
 print(conclusion)

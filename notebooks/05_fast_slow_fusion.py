@@ -194,8 +194,8 @@ for v in claims:
     print(v)
 conclusion = ("Two pathways against one (whole-video linear probe, seen combinations, mean ± std over "
               f"{len(ctx.seeds)} seeds): " + "; ".join(map(str, claims)) + ". Ranking — "
-              + compare(df, ("shape", "motion", "order"), metric=METRIC)
-              + ". One seed each: " + compare(dfh, ("shape", "motion", "order"), metric=METRIC)
+              + compare(df)
+              + ". One seed each: " + compare(dfh)
               + f". Forward cost per {cfg.data.long_frames}-frame clip: "
               + ", ".join(f"{r.variant} {r.gflops_per_clip:.3f} GFLOPs" for r in costs.itertuples()) + ".")
 print(conclusion)

@@ -159,7 +159,7 @@ for v in claims:
 mean_drop = drops.groupby("variant", sort=False).value.mean()
 conclusion = (f"Augmentations against the reference (mean ± std over {len(ctx.seeds)} seeds, same budget): "
               + "; ".join(map(str, claims)) + ". Clean accuracy (whole-video view, seen combinations) — "
-              + compare(df, ("shape", "motion", "order"), metric=METRIC)
+              + compare(df)
               + ". Mean drop under the four perturbations (points, all factors): "
               + ", ".join(f"{k} {100 * v:.1f}" for k, v in mean_drop.items()) + ".")
 print(conclusion)

@@ -141,7 +141,7 @@ conclusion = (f"Score (shape + motion + order) / 3, whole-video view, seen combi
               f"{ranking}. The rule picks {chosen_variant}, {why}; `vcl pretrain` uses "
               f"{default_variant or 'a recipe that is not among the candidates'}"
               + ("" if default_variant == chosen_variant else " (not the rule's pick)")
-              + ". Per factor: " + compare(df, ("shape", "motion", "order"), metric=METRIC) + ".")
+              + ". Per factor: " + compare(df) + ".")
 print(conclusion)
 save_results(ctx.results_path("09_default_recipe"), "09_default_recipe", df, SMOKE, conclusion,
              default_variant=default_variant, best_variant=best_variant, chosen_variant=chosen_variant,

@@ -99,7 +99,7 @@ def notebook_setup(data: str = "", runs: str = "", figures: str = "", smoke: boo
     return NotebookContext(data, runs, fig, list(range(1 if smoke else seeds)), smoke, chance)
 
 
-def compare(df, factors=("motion", "order"), protocol: str = "whole", metric: str = "linear_top1") -> str:
+def compare(df, factors=("shape", "motion", "order"), protocol: str = "whole", metric: str = METRIC) -> str:
     """One sentence per factor ranking the variants by mean (± std over seeds), best first."""
     t = summarize(df, metric, protocol)
     parts = []
