@@ -116,8 +116,9 @@ bs["batch"] = bs.variant.str.split().str[1].astype(int)
 # %% [markdown]
 # ## Measured cost (from `bench/`)
 # `python bench/encoder.py` (activation checkpointing, clip length) and
-# `python bench/loader.py --data data/synth-small` (frame cache) wrote these files on a 2-core
-# CPU; `python bench/train.py` adds mixed precision and multi-process numbers. Re-run them to
+# `python bench/loader.py --data data/synth-small` (frame cache, and `data.augment_on=batch`:
+# the loader only decodes and cuts, the training device does the spatial augmentation of the
+# whole batch) wrote these files on a 2-core CPU; `python bench/train.py` adds mixed precision and multi-process numbers. Re-run them to
 # measure your machine.
 
 # %%
@@ -143,7 +144,7 @@ sns.barplot(data=c, x="variant", y="peak MB", hue="checkpointing", ax=axes[0, 2]
 axes[0, 2].set(title="activation checkpointing: peak tensor memory", xlabel="")
 sns.lineplot(data=length, x="frames", y="step_s", marker="o", ax=axes[1, 0])
 axes[1, 0].set(title="cost vs clip length (batch 32, 32x32)", xlabel="frames per clip", ylabel="training step (s)")
-lo = loader[loader.key.isin(["a", "b", "c", "d"])]
+lo = loader[loader.key.isin(["a", "b", "e", "c", "d"])]
 sns.barplot(data=lo, x="config", y="clips_per_s", hue="workers", ax=axes[1, 1])
 axes[1, 1].set(title="loader throughput", xlabel="", ylabel="clips/s")
 axes[1, 1].tick_params(axis="x", rotation=25, labelsize=7)
@@ -164,13 +165,17 @@ concat = ckpt[ckpt.variant == "concat"].set_index("checkpointing")
 mem_saving = 1 - concat.loc["on", "peak MB"] / concat.loc["off", "peak MB"]
 time_cost = concat.loc["on", "step ms"] / concat.loc["off", "step ms"] - 1
 growth = length.step_s.iloc[-1] / length.step_s.iloc[0]
+rate = loader[loader.workers == 0].set_index("key").samples_per_s
 conclusion = (f"Against the shared float32 reference (whole-video linear probe, seen combinations, mean ± std over "
               f"{len(ctx.seeds)} seeds, same budget): " + "; ".join(map(str, claims))
               + f". Heads (1 seed): {compare(heads)}. Batch size (1 seed): "
               f"{compare(bs)}. "
               f"Activation checkpointing saves {100 * mem_saving:.0f}% of peak tensor memory for "
               f"{100 * time_cost:.0f}% more step time; step time grows {growth:.1f}x from "
-              f"{length.frames.iloc[0]} to {length.frames.iloc[-1]} frames.")
+              f"{length.frames.iloc[0]} to {length.frames.iloc[-1]} frames. Loader without a cache (bench/loader.py, "
+              f"one process): {rate['b'] / rate['a']:.2f}x raw decord, {rate['e'] / rate['a']:.2f}x when the "
+              f"training device does the spatial augmentation (data.augment_on=batch); the frame cache "
+              f"{rate['c'] / rate['a']:.1f}x.")
 if precision is not None and len(precision) > 1:
     p = precision.set_index("precision").clips_per_s
     conclusion += " bf16 autocast (bench/train.py): " + ", ".join(f"{k} {v:.0f} clips/s" for k, v in p.items()) + "."

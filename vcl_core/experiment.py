@@ -218,7 +218,8 @@ def choose_default(scores, simplest_first: Sequence[str]) -> tuple[str, str]:
 #: options added after runs were cached, with the value that reproduces what came before: left
 #: out of the hash at that value, so a new option does not orphan the runs trained before it
 HASHED_ONLY_IF_CHANGED = {("temporal", "background_p"): 0.0, ("temporal", "foreground_frac"): 0.4,
-                          ("model", "input_norm"): "none", ("method", "patch_negatives"): 0}
+                          ("model", "input_norm"): "none", ("method", "patch_negatives"): 0,
+                          ("data", "augment_on"): "loader"}
 
 
 def config_hash(cfg: Config) -> str:

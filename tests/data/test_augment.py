@@ -131,3 +131,26 @@ def test_color_jitter_is_the_composition_of_its_steps():
     hue = (torch.linalg.inv(yiq) @ rot @ yiq).float()
     y = torch.einsum("ij,tjhw->tihw", hue, y).clamp(0, 1)
     torch.testing.assert_close(color_jitter(x, (b, c, s, h)), y, atol=1e-5, rtol=0)
+
+
+def test_batch_transform_matches_each_clip_on_its_own_padded_frames():
+    """apply_spatial_batch on a padded batch of clips of different frame sizes gives what each
+    clip's own apply_spatial_views gives (every crop reads its own frame, never the padding)."""
+    from vcl_core.data.augment import apply_spatial_batch, apply_spatial_views
+    from vcl_core.data.dataset import _stack_frames
+
+    g = torch.Generator().manual_seed(2)
+    sizes = [(37, 61), (48, 48), (30, 40), (48, 70), (37, 61), (52, 36)]
+    clips = [torch.randint(0, 256, (5, h, w, 3), generator=g, dtype=torch.uint8) for h, w in sizes]
+    cfg = AugmentConfig(crop_size=24, flip_p=0.5, grayscale_p=0.4, jitter_p=0.7, blur_p=0.5, crop_scale=(0.2, 1.0))
+    params = [draw_spatial(np.random.default_rng(i), h, w, cfg) for i, (h, w) in enumerate(sizes)]
+    assert {p.flip for p in params} == {p.gray for p in params} == {True, False}
+    assert any(p.jitter is None for p in params) and any(p.blur > 0 for p in params)
+    batch = _stack_frames(clips)
+    assert batch.shape == (6, 5, 52, 70, 3) and batch[2, :, 30:].sum() == 0
+    out = apply_spatial_batch(batch, params, 24)
+    assert out.shape == (6, 3, 5, 24, 24)
+    for i, (c, p) in enumerate(zip(clips, params)):
+        torch.testing.assert_close(out[i], apply_spatial_views([c], [p], 24)[0], atol=2e-5, rtol=0)
+    with pytest.raises(ValueError, match="2 parameter sets for 6 clips"):
+        apply_spatial_batch(batch, params[:2], 24)

@@ -98,3 +98,27 @@ def test_short_videos_loop_or_get_skipped(tmp_path):
     skip = SamplingConfig(views=(ViewSpec(8, 2), ViewSpec(8, 2)), short="skip", max_retries=2)
     with pytest.raises(RuntimeError, match="check-data"):
         ContrastiveVideoDataset(recs, DecodeSource(), skip, AUG)[0]
+
+
+def test_spatial_augmentation_on_the_batch_gives_the_loaders_samples(tiny_bench):
+    """spatial_on_batch leaves the crop, colour and normalisation to augment_batch, which gives
+    the same views (to float rounding) from uint8 frames: the same draws, another place."""
+    from vcl_core.data import augment_batch
+
+    aug = AugmentConfig(crop_size=24, flip_p=0.5, grayscale_p=0.5, jitter_p=0.7, blur_p=0.5)
+    records = load_index(tiny_bench).split("train")[:16]
+    order = [(1, i) for i in range(8)]
+
+    def batch(on_batch):
+        ds = ContrastiveVideoDataset(records, DecodeSource(36), SAMPLING, aug, seed=0, spatial_on_batch=on_batch)
+        return collate_views([ds[k] for k in order])
+
+    ref, raw = batch(False), batch(True)
+    assert [v.dtype for v in raw["views"]] == [torch.uint8] * 3 and raw["crop_sizes"] == [24] * 3
+    assert raw["views"][2].shape == (8, 6, 36, 36, 3) and len(raw["spatial"][2]) == 8
+    torch.testing.assert_close(raw["windows"], ref["windows"])
+    done = augment_batch(raw)
+    assert "spatial" not in done and augment_batch(ref) is ref
+    for x, y in zip(done["views"], ref["views"]):
+        assert x.shape == y.shape
+        torch.testing.assert_close(x, y, atol=2e-5, rtol=0)

@@ -46,6 +46,8 @@ def test_impossible_combinations_name_their_keys():
         load_config(None, ["data.num_views=1", "data.long_views=0"])
     with pytest.raises(ValueError, match="data.long_jitter='tsn': choose segment or shared"):
         load_config(None, ["data.long_jitter=tsn"])
+    with pytest.raises(ValueError, match="data.augment_on='gpu': choose loader or batch"):
+        load_config(None, ["data.augment_on=gpu"])
     # the default jitter is fine for clip-only recipes (notebook 04 trains them)
     assert load_config(None, ["data.long_views=0", "method.global_local=0"]).data.long_views == 0
 

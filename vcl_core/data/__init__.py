@@ -8,7 +8,7 @@ from pathlib import Path
 from .augment import AugmentConfig
 from .cache import DecodeSource, FrameCache, FrameSource, ProbeStore
 from .check import CheckReport, FileCheck, check_dataset, check_file, check_records
-from .dataset import ContrastiveVideoDataset, collate_views
+from .dataset import ContrastiveVideoDataset, augment_batch, collate_views
 from .decode import VideoDecodeError, VideoInfo, probe_video, read_frames
 from .index import VideoIndex, VideoRecord, detect_format, load_index
 from .views import ClipTooShort, SamplingConfig, ViewLayout, ViewSpec
@@ -37,7 +37,7 @@ def make_source(root: str, short_side: int, cache: bool = True, cache_dir: str =
 
 
 __all__ = ["AugmentConfig", "DecodeSource", "FrameCache", "FrameSource", "ProbeStore", "ContrastiveVideoDataset",
-           "SamplingConfig", "collate_views", "VideoDecodeError", "VideoInfo",
+           "SamplingConfig", "augment_batch", "collate_views", "VideoDecodeError", "VideoInfo",
            "probe_video", "read_frames", "VideoIndex", "VideoRecord", "detect_format", "load_index",
            "ClipTooShort", "ViewLayout", "ViewSpec", "EpochSampler", "make_source", "TemporalAugmentConfig", "TemporalParams",
            "load_camera_tracks", "CheckReport", "FileCheck", "check_dataset", "check_file", "check_records"]

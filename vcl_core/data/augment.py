@@ -261,6 +261,53 @@ def apply_spatial_views(clips: Sequence[torch.Tensor], params: Sequence[SpatialP
     return out
 
 
+def apply_spatial_batch(clips: torch.Tensor, params: Sequence[SpatialParams], crop_size: int) -> torch.Tensor:
+    """:func:`apply_spatial_views` on a whole batch of one view, on the batch's device.
+
+    With ``data.augment_on=batch`` the loader returns uint8 frames and each clip's drawn
+    parameters, and the training loop calls this after moving the batch to the device: the
+    loader workers then only decode and cut, and a GPU does the crop, resize, colour and
+    normalisation of the batch in a few kernels. The result equals the loader's to float
+    rounding (``tests/data/test_augment.py``).
+
+    Args:
+        clips: uint8 ``(B, T, H, W, C)``; clips of smaller frames zero-padded at the bottom
+            and right (:func:`~vcl_core.data.dataset.collate_views` pads them), which the crop
+            never reads since every box lies inside its own frame.
+        params: one :class:`SpatialParams` per clip.
+        crop_size: output height and width ``s``.
+
+    Returns:
+        normalised float ``(B, C, T, s, s)``.
+    """
+    b, t, h_img, w_img, _ = clips.shape
+    if len(params) != b:
+        raise ValueError(f"apply_spatial_batch: {len(params)} parameter sets for {b} clips")
+    s, dev = crop_size, clips.device
+    ry, rx, mats, offs, grays = [], [], [], [], []
+    for p in params:
+        top, left, h, w = p.box
+        shrink = w > s or h > s
+        ry.append(_axis_matrix(h_img, top, h, s, shrink, False, p.blur) / 255.0)
+        rx.append(_axis_matrix(w_img, left, w, s, shrink, p.flip, p.blur).T)
+        # the jitter's offset is linear in the clip's mean luma (see jitter_affine): k * mean_luma
+        m, k = jitter_affine(p.jitter, 1.0) if p.jitter is not None else (np.eye(3), np.zeros(3))
+        mats.append(torch.from_numpy(m).float())
+        offs.append(torch.from_numpy(k).float())
+        grays.append(_GRAY if p.gray else _EYE3)
+    ry, rx = torch.stack(ry).to(dev).view(b, 1, 1, s, h_img), torch.stack(rx).to(dev).view(b, 1, 1, w_img, s)
+    x = clips.permute(0, 1, 4, 2, 3).float()  # (B, T, C, H, W)
+    flat = torch.matmul(torch.matmul(ry, x), rx).reshape(b, t, 3, s * s)
+    if any(p.jitter is not None for p in params):
+        mean_luma = (flat.mean(3) @ _LUMA.to(dev)).mean(1)  # (B,): each clip's own, over its frames
+        off = torch.stack(offs).to(dev) * mean_luma[:, None]
+        flat = (torch.matmul(torch.stack(mats).to(dev)[:, None], flat) + off[:, None, :, None]).clamp_(0, 1)
+    if any(p.gray for p in params):
+        flat = torch.matmul(torch.stack(grays).to(dev)[:, None], flat)
+    y = flat.sub_(_MEAN.to(dev)).div_(_STD.to(dev)).view(b, t, 3, s, s)
+    return y.permute(0, 2, 1, 3, 4).contiguous()
+
+
 def apply_spatial(clip: torch.Tensor, p: SpatialParams, cfg: AugmentConfig) -> torch.Tensor:
     """Apply one clip's parameters to uint8 ``(T, H, W, C)``; returns normalised ``(C, T, s, s)``
     (see :func:`apply_spatial_views`)."""

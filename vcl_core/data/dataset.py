@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from .augment import AugmentConfig, apply_spatial_views, draw_spatial
+from .augment import AugmentConfig, apply_spatial_batch, apply_spatial_views, draw_spatial
 from .cache import FrameSource
 from .decode import VideoDecodeError
 from .foreground import motion_mask, paste_foreground
@@ -40,6 +40,10 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
         label_columns: label columns to return as class indices (supervised training only).
         camera_tracks: ``video_id -> (N, 2)`` recorded camera offsets (fractions of the frame,
             see :func:`~vcl_core.data.tracks.load_camera_tracks`) for ``camera_recorded``.
+        spatial_on_batch: leave the spatial augmentation (crop, resize, flip, blur, colour,
+            normalisation) to :func:`augment_batch`, run on the collated batch on the training
+            device: ``views`` are then the uint8 ``(T_v, H, W, C)`` frames and ``spatial`` the
+            parameters drawn for each (the same draws, so the same samples to float rounding).
 
     Item keys (V = views + intra-video negatives):
 
@@ -57,6 +61,8 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
                         (zeros when none was injected, see :class:`~vcl_core.data.perturb.CameraMotion`)
     ``camera_recorded`` float ``(V, 2)`` recorded camera velocity per clip frame, NaN if unknown
     ``labels``          class index per label column, -1 when missing
+    ``spatial``         (``spatial_on_batch`` only) one :class:`~vcl_core.data.augment.SpatialParams`
+                        per view, and ``crop_sizes`` each view's output size
     ``sample_seed``     a seed drawn last from the item's generator, for randomness the
                         objective needs per video (the pseudo-motion task's clips): the same
                         however the batch is split across processes
@@ -65,7 +71,8 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
 
     def __init__(self, records: Sequence[VideoRecord], source: FrameSource, sampling: SamplingConfig,
                  augment: AugmentConfig | Sequence[AugmentConfig], seed: int = 0,
-                 label_columns: Sequence[str] = (), camera_tracks: Mapping[str, np.ndarray] | None = None):
+                 label_columns: Sequence[str] = (), camera_tracks: Mapping[str, np.ndarray] | None = None,
+                 spatial_on_batch: bool = False):
         if not records:
             raise ValueError("ContrastiveVideoDataset needs at least one video")
         self.records = list(records)
@@ -80,6 +87,7 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
         self.epoch = 0
         self.label_columns = list(label_columns)
         self.camera_tracks = camera_tracks
+        self.spatial_on_batch = spatial_on_batch
         self.layout: ViewLayout = sampling.layout
         self._anchor = next((i for i, v in enumerate(sampling.views) if not v.whole), None)
         #: records whose file could not be probed in this process -> reason (not retried)
@@ -169,13 +177,17 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
             spatial.append(draw_spatial(rng, h, w, aug))
             cams.append(p.camera_label())
             recorded.append(recorded_camera_label(track, idx))
-        views: list = [None] * len(clips)
-        for size in sorted({a.crop_size for a in augs}):  # all views of one output size at once
-            group = [i for i, a in enumerate(augs) if a.crop_size == size]
-            for i, v in zip(group, apply_spatial_views([clips[i] for i in group], [spatial[i] for i in group], size)):
-                views[i] = v
+        extra: dict = {}
+        if self.spatial_on_batch:
+            views, extra = clips, {"spatial": spatial, "crop_sizes": [a.crop_size for a in augs]}
+        else:
+            views = [None] * len(clips)
+            for size in sorted({a.crop_size for a in augs}):  # all views of one output size at once
+                group = [i for i, a in enumerate(augs) if a.crop_size == size]
+                for i, v in zip(group, apply_spatial_views([clips[i] for i in group], [spatial[i] for i in group], size)):
+                    views[i] = v
         sample_seed = int(rng.integers(2**62))  # the last draw: nothing above depends on it
-        return {
+        return extra | {
             "views": views,
             "layout": self.layout,
             "gap": gap,
@@ -215,18 +227,35 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
                            f"last errors: {failures[-3:]}. Run `vcl check-data` on the dataset.")
 
 
+def _stack_frames(clips: list[torch.Tensor]) -> torch.Tensor:
+    """uint8 ``(T, H_i, W_i, C)`` clips -> ``(B, T, H, W, C)``, the smaller zero-padded at the
+    bottom and right (videos of other aspect ratios decode to other frame sizes)."""
+    h = max(c.shape[1] for c in clips)
+    w = max(c.shape[2] for c in clips)
+    if all(c.shape[1:3] == (h, w) for c in clips):
+        return torch.stack(clips)
+    out = torch.zeros((len(clips), clips[0].shape[0], h, w, clips[0].shape[3]), dtype=clips[0].dtype)
+    for i, c in enumerate(clips):
+        out[i, :, :c.shape[1], :c.shape[2]] = c
+    return out
+
+
 def collate_views(batch: list[dict]) -> dict:
     """Stack a list of items view by view: tensors gain a leading batch dimension ``B``
     (``views[v]`` is ``(B, C, T_v, H, W)``, ``windows`` ``(B, V, 2)``, ``frame_indices[v]``
     ``(B, T_v)``); ``video_id`` is a list; ``failures`` one flat list; ``layout`` the items'
-    common :class:`~vcl_core.data.views.ViewLayout`."""
+    common :class:`~vcl_core.data.views.ViewLayout`. Items of a ``spatial_on_batch`` dataset
+    give uint8 ``views[v]`` ``(B, T_v, H, W, C)`` (padded to the largest frame), ``spatial[v]``
+    the B clips' parameters and ``crop_sizes``: :func:`augment_batch` finishes them."""
     n_views = len(batch[0]["views"])
     layout = batch[0]["layout"]
     if any(b["layout"] != layout for b in batch):
         raise ValueError("collate_views: the items of a batch have different view layouts")
+    on_batch = "spatial" in batch[0]
+    stack = _stack_frames if on_batch else torch.stack
     out = {
         "layout": layout,
-        "views": [torch.stack([b["views"][v] for b in batch]) for v in range(n_views)],
+        "views": [stack([b["views"][v] for b in batch]) for v in range(n_views)],
         "frame_indices": [torch.stack([b["frame_indices"][v] for b in batch]) for v in range(n_views)],
         "index": torch.tensor([b["index"] for b in batch]),
         "video": torch.tensor([b["video"] for b in batch]),
@@ -238,4 +267,19 @@ def collate_views(batch: list[dict]) -> dict:
     }
     for key in ("windows", "speed", "camera", "camera_recorded", "labels"):
         out[key] = torch.stack([b[key] for b in batch])
+    if on_batch:
+        out["spatial"] = [[b["spatial"][v] for b in batch] for v in range(n_views)]
+        out["crop_sizes"] = batch[0]["crop_sizes"]
     return out
+
+
+def augment_batch(batch: dict) -> dict:
+    """Finish a batch of a ``spatial_on_batch`` dataset where its views now are (call it after
+    moving ``views`` to the training device): every view's spatial augmentation in one
+    :func:`~vcl_core.data.augment.apply_spatial_batch`, giving the normalised float
+    ``(B, C, T_v, s, s)`` views the loader would have made. A batch without ``spatial`` is
+    returned as it is."""
+    if "spatial" not in batch:
+        return batch
+    views = [apply_spatial_batch(v, ps, s) for v, ps, s in zip(batch["views"], batch.pop("spatial"), batch.pop("crop_sizes"))]
+    return batch | {"views": views}

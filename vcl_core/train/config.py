@@ -27,6 +27,8 @@ PRESET_DIR = Path(__file__).with_name("presets")
 
 #: temporal negatives a key clip can add (see ``objective.temporal_negatives``)
 NEGATIVE_KINDS = ("none", "reverse", "rotate_reverse", "shuffle", "both")
+#: where ``data.augment_on`` runs the spatial augmentation
+AUGMENT_ON = ("loader", "batch")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,11 @@ class DataConfig:
         cache_dir: where the cache lives (default: ``<root>/.vcl_cache``).
         backend: decoder, ``auto`` (decord, PyAV fallback), ``decord`` or ``pyav``.
         workers: DataLoader worker processes.
+        augment_on: where the spatial augmentation runs: ``loader`` (in the workers, on each
+            sample) or ``batch`` (on the whole collated batch on the training device, after the
+            transfer: the workers only decode and cut, the batch travels as uint8; the same
+            samples to float rounding). ``batch`` pays off on a GPU; on a CPU it moves the work
+            from the workers to the training process (bench/loader.py, bench/train.py).
     """
 
     root: str = ""
@@ -79,6 +86,7 @@ class DataConfig:
     cache_dir: str = ""
     backend: str = "auto"
     workers: int = 2
+    augment_on: str = "loader"
 
 
 @dataclass(frozen=True)
@@ -307,6 +315,8 @@ class Config:
         for key in ("temporal_negatives", "long_negatives"):
             if getattr(self.method, key) not in NEGATIVE_KINDS:
                 problems.append(f"method.{key}={getattr(self.method, key)!r}: choose {', '.join(NEGATIVE_KINDS)}")
+        if d.augment_on not in AUGMENT_ON:
+            problems.append(f"data.augment_on={d.augment_on!r}: choose {' or '.join(AUGMENT_ON)}")
         if d.long_jitter not in JITTERS:
             problems.append(f"data.long_jitter={d.long_jitter!r}: choose {' or '.join(JITTERS)}")
         problems += self._recipe_problems()

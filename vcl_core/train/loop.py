@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from ..data import ContrastiveVideoDataset, EpochSampler, collate_views, load_index, make_source
+from ..data import ContrastiveVideoDataset, EpochSampler, augment_batch, collate_views, load_index, make_source
 from ..data.tracks import load_camera_tracks
 from ..progress import progress_bar
 from .checkpoint import atomic_save, load_checkpoint, rng_state, set_rng_state
@@ -46,7 +46,8 @@ def build_train_dataset(cfg: Config, records, label_columns=()) -> ContrastiveVi
                              "camera motion, or use data with recorded camera tracks (the synthetic benchmark's "
                              f"frames.csv): {e}") from e
     return ContrastiveVideoDataset(records, source, sampling, cfg.augment, seed=cfg.train.seed,
-                                   label_columns=label_columns, camera_tracks=tracks)
+                                   label_columns=label_columns, camera_tracks=tracks,
+                                   spatial_on_batch=d.augment_on == "batch")
 
 
 def _lr_lambda(total: int, warmup: int, min_frac: float):
@@ -228,6 +229,7 @@ class Trainer:
         (``None`` while gradients are still accumulating)."""
         cfg, fabric, objective = self.cfg, self.fabric, self.objective
         batch["views"] = [fabric.to_device(v) for v in batch["views"]]
+        batch = augment_batch(batch)  # data.augment_on=batch: crop, colour, normalise here
         if cfg.train.channels_last:
             batch["views"] = [v.contiguous(memory_format=torch.channels_last_3d) for v in batch["views"]]
         for f in batch["failures"]:
