@@ -17,6 +17,7 @@ Usage::
     python bench/train.py --data data/synth-small            # CPU defaults
     python bench/train.py --data data/synth-small --quick    # a fast check
     python bench/train.py --data DIR --device cuda --precision 32-true bf16-mixed --compile
+    python bench/train.py --data DIR --device cuda data.augment_on=batch   # augmentation on the GPU
 
 Not a test: numbers depend on the machine; run it on an idle one.
 """
@@ -38,7 +39,7 @@ from torch.utils.flop_counter import FlopCounterMode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vcl_core.data import EpochSampler, collate_views, load_index  # noqa: E402
+from vcl_core.data import EpochSampler, augment_batch, collate_views, load_index  # noqa: E402
 from vcl_core.train import build_objective, load_config  # noqa: E402
 from vcl_core.train.loop import build_train_dataset, param_groups  # noqa: E402
 
@@ -157,8 +158,10 @@ def split_timing(cfg, steps: int, device: str, precision: str, compile_model: bo
             sampler.set_position(sampler.epoch + 1)
             it = iter(loader)
             batch = next(it)
-        batch["views"] = [v.to(device).contiguous(memory_format=torch.channels_last_3d)
-                          if cfg.train.channels_last else v.to(device) for v in batch["views"]]
+        batch["views"] = [v.to(device) for v in batch["views"]]
+        batch = augment_batch(batch)  # data.augment_on=batch: the spatial augmentation, counted as data time
+        if cfg.train.channels_last:
+            batch["views"] = [v.contiguous(memory_format=torch.channels_last_3d) for v in batch["views"]]
         sync(device)
         t1 = time.perf_counter()
         with torch.autocast(device.split(":")[0], dtype=amp, enabled=amp is not None):
