@@ -24,7 +24,7 @@
 #
 # **Runtime.** 72 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
 # notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
-# `figures/runtimes.json`, which `make figures` writes.
+# `figures/runtimes.json`, which `make figures` writes, and the notebook's results.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute

@@ -107,6 +107,31 @@ def test_a_new_evaluation_setting_reevaluates_the_cached_run_without_training_it
     assert other.run("default", ["train.steps=2"], 0)["meta"]["seconds"] == res8["meta"]["seconds"]
 
 
+
+@pytest.mark.slow
+def test_results_record_the_training_minutes_of_every_run_used_trained_now_or_found(tiny_bench, tmp_path,
+                                                                                     monkeypatch):
+    import json
+
+    from vcl_core import experiment
+    from vcl_core.experiment import save_results
+
+    monkeypatch.setattr(experiment, "USED_RUNS", {})
+    exp = Experiment(data=str(tiny_bench), runs_dir=str(tmp_path), smoke=True, verbose=False)
+    df = exp.sweep({"a": ["train.steps=2"]}, [0, 1])
+    runs = {p.name: json.loads((p / "summary.json").read_text())["wall_s"] / 60
+            for p in tmp_path.iterdir() if not p.name.startswith(".")}
+    assert len(runs) == 2
+    saved = json.loads(save_results(tmp_path / "r.json", "nb", df, True, "").read_text())
+    assert saved["training_minutes"] == pytest.approx(runs, abs=0.01)
+    # another process (the next notebook) that finds them trained records the same minutes
+    monkeypatch.setattr(experiment, "USED_RUNS", {})
+    exp.sweep({"b": ["train.steps=2"]}, [1])
+    again = json.loads(save_results(tmp_path / "r2.json", "nb", df, True, "").read_text())
+    name = exp.run_dir("b", ["train.steps=2"], 1).name
+    assert again["training_minutes"] == {name: pytest.approx(runs[name], abs=0.01)}
+
+
 @pytest.mark.slow
 def test_two_jobs_asking_for_one_run_train_it_once(tiny_bench, tmp_path):
     exp = Experiment(data=str(tiny_bench), runs_dir=str(tmp_path), smoke=True, verbose=False)

@@ -180,3 +180,18 @@ def test_notebook_headers_carry_the_measured_runtime():
         assert header in src, f"{name}: run `make sync`"
         want = f"{minutes[name]:.0f} min on" if name in minutes else "not measured yet"
         assert want in header.replace("\n# ", " "), (name, header)
+        rec = paper.training_record(name)
+        if rec:
+            assert f"its {rec[0]} runs trained for {rec[1] / 60:.1f} h" in header.replace("\n# ", " "), (name, header)
+
+
+def test_training_minutes_are_read_from_the_results(tmp_path):
+    import json
+
+    import paper
+
+    (tmp_path / "05_fast_slow_fusion.json").write_text(json.dumps({"training_minutes": {"a-1": 30.0, "b-2": 42.0}}))
+    (tmp_path / "02_pair_definition.json").write_text(json.dumps({"rows": []}))
+    assert paper.training_record("05_fast_slow_fusion", tmp_path) == (2, 72.0)
+    assert paper.training_record("02_pair_definition", tmp_path) is None
+    assert paper.training_record("03_momentum_vs_memory_bank", tmp_path) is None

@@ -73,15 +73,30 @@ def colab_url(name: str) -> str:
 _RUNTIME = re.compile(r"^# \*\*Runtime\.\*\*.*?\n(?=#?\s*\n)", re.M | re.S)
 
 
+def training_record(name: str, results_dir: str | Path | None = None) -> tuple[int, float] | None:
+    """``(runs, minutes)``: how many runs notebook ``name`` used at its last full-size execution
+    and their training wall minutes summed (``training_minutes`` in its results JSON, what it
+    costs from an empty ``runs/`` whoever trained them); ``None`` if it did not record them."""
+    path = Path(results_dir or FIGURE_DIR / "results") / f"{name}.json"
+    runs = json.loads(path.read_text()).get("training_minutes") if path.exists() else None
+    return (len(runs), sum(runs.values())) if runs else None
+
+
+def _training_words(name: str) -> str:
+    rec = training_record(name)
+    return f"; its {rec[0]} runs trained for {rec[1] / 60:.1f} h (one thread each)" if rec else ""
+
+
 def runtime_header(name: str) -> str:
-    """The ``**Runtime.**`` paragraph of notebook ``name``, from ``figures/runtimes.json``."""
+    """The ``**Runtime.**`` paragraph of notebook ``name``, from ``figures/runtimes.json`` and
+    the training minutes its results JSON recorded."""
     rt = read_runtimes()
     minutes = rt.get("minutes", {}).get(name)
     measured = (f"{minutes:.0f} min on {rt.get('machine', 'a CPU').split(',')[0]} inside `make figures` "
                 f"({rt.get('jobs', 1)} notebook(s) at a time; runs an earlier notebook trained are loaded, "
                 "not retrained)" if minutes is not None else "not measured yet")
-    words = (f"**Runtime.** {measured}; about a minute with `SMOKE = True`. Generated from "
-             "`figures/runtimes.json`, which `make figures` writes.").split()
+    words = (f"**Runtime.** {measured}{_training_words(name)}; about a minute with `SMOKE = True`. Generated "
+             "from `figures/runtimes.json`, which `make figures` writes, and the notebook's results.").split()
     lines, line = [], "#"
     for w in words:  # wrap at 100 columns like the rest of the header
         if len(line) + 1 + len(w) > 100:
@@ -286,7 +301,7 @@ def record_runtimes(times: dict[str, float], jobs: int, path: str | Path = RUNTI
     path = Path(path)
     old = json.loads(path.read_text()) if path.exists() else {}
     minutes = {**old.get("minutes", {}), **{k: round(v / 60, 1) for k, v in times.items()}}
-    data = {"machine": machine(), "jobs": jobs,
+    data = {**old, "machine": machine(), "jobs": jobs,  # a hand-written "note" stays
             "minutes": {k: minutes[k] for k in NOTEBOOKS if k in minutes}}
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path
@@ -303,6 +318,8 @@ def notebook_table() -> str:
     runtimes = read_runtimes()
     for name, (axis, claim, _) in NOTEBOOK_INFO.items():
         cpu = f"{runtimes['minutes'][name]:.0f} min" if name in runtimes.get("minutes", {}) else "not run yet"
+        rec = training_record(name)
+        cpu += f" (+ {rec[0]} runs: {rec[1] / 60:.1f} h of one-thread training)" if rec else ""
         lines.append(f"| [`{name}`](notebooks/{name}.ipynb) | {axis} | {claim} | {cpu} | not measured | "
                      f"[![Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(name)}) "
                      f"[JupyterLab](notebooks/{name}.py) |")

@@ -215,6 +215,11 @@ def choose_default(scores, simplest_first: Sequence[str]) -> tuple[str, str]:
     chosen = next(v for v in simplest_first if scores.loc[v, "mean"] + scores.loc[v, "std"] >= bar)
     return best, str(chosen)
 
+#: the runs this process has used (run directory name -> its training wall minutes, from its
+#: summary): what a notebook costs from an empty ``runs/``, however many of its runs were found
+#: already trained. :func:`save_results` writes it into the notebook's JSON.
+USED_RUNS: dict[str, float] = {}
+
 #: options added after runs were cached, with the value that reproduces what came before: left
 #: out of the hash at that value, so a new option does not orphan the runs trained before it
 HASHED_ONLY_IF_CHANGED = {("temporal", "background_p"): 0.0, ("temporal", "foreground_frac"): 0.4,
@@ -319,6 +324,7 @@ class Experiment:
         with run_lock(self.runs_dir, config_hash(cfg)):
             out = self.run_dir(name, overrides, seed)  # after the lock: another job may have made it
             res = pretrain(cfg, out, resume=True, progress=False)
+            USED_RUNS[out.name] = round(float(res.summary.get("wall_s") or 0.0) / 60, 2)
             eval_path = out / f"eval-{'-'.join(blocks)}.json"
             results = cached_eval(eval_path, out / "checkpoints" / "last.ckpt", cfg)
             if results is None:
@@ -422,7 +428,9 @@ def save_results(path: str | Path, notebook: str, df, smoke: bool, conclusion: s
 
     The file holds the mean/std/n over seeds of every (variant, protocol, factor, metric), the
     conclusion text the notebook printed, its tested ``claims`` (each :class:`Verdict`'s fields
-    and sentence) and any ``extra`` numbers.
+    and sentence), ``training_minutes`` (every run this process used, :data:`USED_RUNS`, with
+    its training wall minutes: the notebook's cost from an empty ``runs/``, whether or not they
+    were trained now) and any ``extra`` numbers.
     """
     rows = []
     if df is not None and len(df):
@@ -432,7 +440,8 @@ def save_results(path: str | Path, notebook: str, df, smoke: bool, conclusion: s
                          "mean": float(s.mean()), "std": float(s.std(ddof=1)) if len(s) > 1 else 0.0,
                          "n": int(len(s))})
     payload = {"notebook": notebook, "smoke": smoke, "rows": rows, "conclusion": conclusion,
-               **({"claims": [{**asdict(v), "text": str(v)} for v in claims]} if claims else {}), **extra}
+               **({"claims": [{**asdict(v), "text": str(v)} for v in claims]} if claims else {}),
+               **({"training_minutes": dict(sorted(USED_RUNS.items()))} if USED_RUNS else {}), **extra}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1, sort_keys=False) + "\n")
