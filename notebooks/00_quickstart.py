@@ -22,8 +22,8 @@
 # **Path.** `vcl synth` (real H.264 files) → decord → clips → fast/slow encoder → InfoNCE →
 # Lightning Fabric loop → frozen features → linear probe / kNN / retrieval.
 #
-# **Runtime.** 72 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
-# notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
+# **Runtime.** 72 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs already in
+# `runs/` are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
 # `figures/runtimes.json`, which `make figures` writes, and the notebook's results.
 
 # %% tags=["parameters"]

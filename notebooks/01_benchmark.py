@@ -23,8 +23,8 @@
 # all three, and measures what the encoder needs to reach the ceiling: an embedding that keeps
 # time, and a fast pathway that sees motion.
 #
-# **Runtime.** 66 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
-# notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
+# **Runtime.** 66 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs already in
+# `runs/` are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
 # `figures/runtimes.json`, which `make figures` writes, and the notebook's results.
 
 # %% tags=["parameters"]

@@ -23,8 +23,8 @@
 # TCLR's local-local loss). Everything else (long views, temporal hard negatives, budget) is
 # fixed.
 #
-# **Runtime.** 18 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
-# notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
+# **Runtime.** 18 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs already in
+# `runs/` are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
 # `figures/runtimes.json`, which `make figures` writes, and the notebook's results.
 
 # %% tags=["parameters"]

@@ -20,8 +20,8 @@
 # (InstDisc), the batch size (the number of in-batch negatives), the queue size, hard
 # negatives and the temperature. Accuracy on every factor and wall-clock cost are reported.
 #
-# **Runtime.** 21 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
-# notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
+# **Runtime.** 21 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs already in
+# `runs/` are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
 # `figures/runtimes.json`, which `make figures` writes, and the notebook's results.
 
 # %% tags=["parameters"]

@@ -20,8 +20,8 @@
 # (the reference). Then each predictive task is switched on alone on top of it. Every recipe
 # is drawn between the random-init floor and the supervised ceiling of the same encoder.
 #
-# **Runtime.** 14 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
-# notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
+# **Runtime.** 14 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs already in
+# `runs/` are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
 # `figures/runtimes.json`, which `make figures` writes, and the notebook's results.
 
 # %% tags=["parameters"]

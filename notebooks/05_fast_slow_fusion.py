@@ -30,9 +30,10 @@
 # brightness and contrast of the colour jitter), and temporal attention pooling, with the
 # moments of a video it weighs.
 #
-# **Runtime.** 14 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
-# notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
-# `figures/runtimes.json`, which `make figures` writes, and the notebook's results.
+# **Runtime.** 0.2 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
+# in `runs/` are loaded, not retrained); its 13 runs trained for 5.7 h (one thread each); about a
+# minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
+# and the notebook's results.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute
@@ -54,6 +55,8 @@ except ImportError:  # on Colab: install the package (and its notebook extras) f
     pass
 
 # %%
+import time
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -128,18 +131,32 @@ variants = {**encoders, **heads}
 
 # %% [markdown]
 # ## Cost per clip
-# Forward GFLOPs of one training long view (`data.long_frames`, 16 frames; PyTorch's flop counter) and the measured
-# training throughput of each run (clips per second on this machine, same batch).
+# Forward GFLOPs of one training long view (`data.long_frames`, 16 frames; PyTorch's flop counter) and the
+# encoder's training speed measured here, now, under the same conditions for every variant: forward and
+# backward of a batch of 16 such clips, best of 5 (the runs' own logged throughput is not comparable: they
+# trained at different times beside different jobs).
 
 # %%
+def train_clips_per_s(enc, shape, reps=5):
+    """Clips per second of forward + backward through the encoder alone (best of ``reps``)."""
+    enc.train()
+    x = torch.randn(*shape).contiguous(memory_format=torch.channels_last_3d)
+    best = float("inf")
+    for _ in range(reps + 1):  # the first is a warm-up
+        t = time.perf_counter()
+        enc(x).square().mean().backward()
+        best = min(best, time.perf_counter() - t)
+    return shape[0] / best
+
+
 costs = []
 for name, ov in variants.items():
     cfg = exp.config(ov, ctx.seeds[0])
     _, enc = load_run(exp.run_dir(name, ov, ctx.seeds[0]))
-    s = summary(enc, (1, 3, cfg.data.long_frames, cfg.augment.crop_size, cfg.augment.crop_size))
-    m = pd.read_csv(exp.run_dir(name, ov, ctx.seeds[0]) / "metrics.csv")
+    clip = (3, cfg.data.long_frames, cfg.augment.crop_size, cfg.augment.crop_size)
+    s = summary(enc, (1, *clip))
     costs.append({"variant": name, "params": s.total_params, "gflops_per_clip": s.flops_per_sample / 1e9,
-                  "train_clips_per_s": m.clips_per_s.median()})
+                  "train_clips_per_s": train_clips_per_s(enc.to(memory_format=torch.channels_last_3d), (16, *clip))})
 costs = pd.DataFrame(costs)
 print(costs.to_string(index=False))
 
@@ -176,11 +193,13 @@ savefig(fig, "05_temporal_attention", ctx.figures)
 fig, axes = plt.subplots(1, 2, figsize=(14, 3.8), gridspec_kw={"width_ratios": [3, 2]})
 factor_bars(df, metric=METRIC, chance=ctx.chance, bounds=bounds, ax=axes[0],
             title=f"encoders, {len(ctx.seeds)} seeds (whole-video view)")
+axes[0].legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
 sns.scatterplot(data=costs, x="gflops_per_clip", y="train_clips_per_s", hue="variant", s=80, ax=axes[1], legend=False)
-for r in costs.itertuples():
-    axes[1].annotate(r.variant, (r.gflops_per_clip, r.train_clips_per_s), fontsize=7, xytext=(4, 4),
+for i, r in enumerate(costs.itertuples()):  # labels of points at about the same cost stacked upwards
+    k = sum(abs(costs.gflops_per_clip.iloc[:i] - r.gflops_per_clip) < 0.005)
+    axes[1].annotate(r.variant, (r.gflops_per_clip, r.train_clips_per_s), fontsize=7, xytext=(4, 4 + 12 * k),
                      textcoords="offset points")
-axes[1].set(title="cost per clip", xlabel="forward GFLOPs per clip", ylabel="training clips/s")
+axes[1].set(title="cost per clip", xlabel="forward GFLOPs per clip", ylabel="encoder training clips/s (measured here)")
 savefig(fig, "05_fast_slow_fusion", ctx.figures)
 
 # %% [markdown]
@@ -195,9 +214,10 @@ for v in claims:
 conclusion = ("Two pathways against one (whole-video linear probe, seen combinations, mean ± std over "
               f"{len(ctx.seeds)} seeds): " + "; ".join(map(str, claims)) + ". Ranking — "
               + compare(df)
-              + ". One seed each: " + compare(dfh)
+              + ". One seed each: " + compare(pd.concat([dfh, dfatt]))
               + f". Forward cost per {cfg.data.long_frames}-frame clip: "
-              + ", ".join(f"{r.variant} {r.gflops_per_clip:.3f} GFLOPs" for r in costs.itertuples()) + ".")
+              + ", ".join(f"{r.variant} {r.gflops_per_clip:.3f} GFLOPs ({r.train_clips_per_s:.0f} clips/s forward + "
+                          "backward measured here)" for r in costs.itertuples()) + ".")
 print(conclusion)
 save_results(ctx.results_path("05_fast_slow_fusion"), "05_fast_slow_fusion", pd.concat([df, dfh, dfatt]), SMOKE,
              conclusion, claims, costs=costs.to_dict(orient="records"))

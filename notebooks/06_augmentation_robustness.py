@@ -26,8 +26,8 @@
 # each view's moving foreground onto a still frame of another video (after FAME, Ding et al.
 # 2022; `vcl_core.data.foreground`), so the views of a video share the object, not the scene.
 #
-# **Runtime.** 32 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
-# notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
+# **Runtime.** 32 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs already in
+# `runs/` are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
 # `figures/runtimes.json`, which `make figures` writes, and the notebook's results.
 
 # %% tags=["parameters"]

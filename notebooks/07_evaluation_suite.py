@@ -21,8 +21,8 @@
 # order), robustness to perturbations, seen vs unseen factor combinations, representation
 # diagnostics, and captioning. `vcl_core.eval.schema.PROTOCOL_DOCS` documents each in one line.
 #
-# **Runtime.** 6 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
-# notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
+# **Runtime.** 6 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs already in
+# `runs/` are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
 # `figures/runtimes.json`, which `make figures` writes, and the notebook's results.
 
 # %% tags=["parameters"]

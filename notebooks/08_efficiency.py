@@ -21,8 +21,8 @@
 # and speed of activation checkpointing and mixed precision, the frame cache, and how cost
 # grows with clip length.
 #
-# **Runtime.** 8 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
-# notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
+# **Runtime.** 8 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs already in
+# `runs/` are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
 # `figures/runtimes.json`, which `make figures` writes, and the notebook's results.
 
 # %% tags=["parameters"]

@@ -32,8 +32,8 @@
 # (`vcl_core.experiment.choose_default`): a more complex recipe has to win beyond the seed
 # spread. The last cell checks that the code's default is that candidate.
 #
-# **Runtime.** 50 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs an earlier
-# notebook trained are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
+# **Runtime.** 50 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs already in
+# `runs/` are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
 # `figures/runtimes.json`, which `make figures` writes, and the notebook's results.
 
 # %% tags=["parameters"]

@@ -61,7 +61,15 @@ def test_runtimes_are_merged_in_notebook_order(tmp_path):
     record_runtimes({"00_quickstart": 90.0, "02_pair_definition": 300.0}, jobs=1, path=path)
     data = read_runtimes(path)
     assert list(data["minutes"]) == ["00_quickstart", "02_pair_definition"]
-    assert data["minutes"] == {"00_quickstart": 1.5, "02_pair_definition": 5.0} and data["jobs"] == 1
+    assert data["minutes"] == {"00_quickstart": 1.5, "02_pair_definition": 5.0}
+    assert data["jobs"] == {"00_quickstart": 1, "02_pair_definition": 1}
+    # one notebook rerun alone keeps the others' number of notebooks at a time (and a hand-written note)
+    path.write_text(path.read_text().replace('"jobs": {', '"note": "n", "jobs": {').replace(
+        '"00_quickstart": 1,', '"00_quickstart": 2,'))
+    record_runtimes({"02_pair_definition": 6.0}, jobs=1, path=path)
+    data = read_runtimes(path)
+    assert data["jobs"] == {"00_quickstart": 2, "02_pair_definition": 1} and data["note"] == "n"
+    assert data["minutes"] == {"00_quickstart": 1.5, "02_pair_definition": 0.1}
 
 
 def test_quickstart_note_reads_the_measured_numbers(tmp_path):
@@ -76,7 +84,15 @@ def test_quickstart_note_reads_the_measured_numbers(tmp_path):
     (tmp_path / "00_quickstart.json").write_text(json.dumps({"rows": rows}))
     record_runtimes({"00_quickstart": 600, "01_benchmark": 1200}, jobs=2, path=tmp_path / "rt.json")
     note = quickstart_note(tmp_path, tmp_path / "rt.json")
-    assert "2 notebooks in 30 notebook-minutes" in note and "at least 15 minutes" in note
+    assert "2 notebooks in 30 notebook-minutes" in note and "2 at a time (`JOBS`), so about 15 minutes" in note
+    assert "one-thread time" not in note
+    # a notebook executed alone on runs trained beforehand: its runs' training is said apart
+    (tmp_path / "01_benchmark.json").write_text(json.dumps({"training_minutes": {"a-1": 60.0, "b-2": 30.0}}))
+    record_runtimes({"01_benchmark": 60}, jobs=1, path=tmp_path / "rt.json")
+    note = quickstart_note(tmp_path, tmp_path / "rt.json")
+    assert "2 notebooks in 11 notebook-minutes" in note and "2 or 1 at a time" not in note
+    assert "1 or 2 at a time (`JOBS`), so about 6 minutes" in note
+    assert "notebook(s) 01 trained for 1.5 h of one-thread time" in note
     assert "order: pretrained 30.0 ± 1.0, random init 17.0 ± 1.0" in note and "motion: pretrained 50.0" in note
     assert "beats random initialisation on the order of the phases (long-term) and the direction" in note
 
@@ -178,7 +194,7 @@ def test_notebook_headers_carry_the_measured_runtime():
         header = paper.runtime_header(name)
         src = (ROOT / "notebooks" / f"{name}.py").read_text()
         assert header in src, f"{name}: run `make sync`"
-        want = f"{minutes[name]:.0f} min on" if name in minutes else "not measured yet"
+        want = f"{paper._minutes(minutes[name])} min on" if name in minutes else "not measured yet"
         assert want in header.replace("\n# ", " "), (name, header)
         rec = paper.training_record(name)
         if rec:

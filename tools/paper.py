@@ -92,8 +92,8 @@ def runtime_header(name: str) -> str:
     the training minutes its results JSON recorded."""
     rt = read_runtimes()
     minutes = rt.get("minutes", {}).get(name)
-    measured = (f"{minutes:.0f} min on {rt.get('machine', 'a CPU').split(',')[0]} inside `make figures` "
-                f"({rt.get('jobs', 1)} notebook(s) at a time; runs an earlier notebook trained are loaded, "
+    measured = (f"{_minutes(minutes)} min on {rt.get('machine', 'a CPU').split(',')[0]} inside `make figures` "
+                f"({jobs_of(rt, name)} notebook(s) at a time; runs already in `runs/` are loaded, "
                 "not retrained)" if minutes is not None else "not measured yet")
     words = (f"**Runtime.** {measured}{_training_words(name)}; about a minute with `SMOKE = True`. Generated "
              "from `figures/runtimes.json`, which `make figures` writes, and the notebook's results.").split()
@@ -294,6 +294,17 @@ def machine() -> str:
     return f"{os.cpu_count()} CPU cores, {platform.machine()}, {gpu}"
 
 
+def _minutes(m: float) -> str:
+    return f"{m:.1f}" if m < 1 else f"{m:.0f}"
+
+
+def jobs_of(runtimes: dict, name: str) -> int:
+    """How many notebooks shared the machine when ``name``'s minutes were measured (files
+    written before this was kept per notebook hold one number for all)."""
+    jobs = runtimes.get("jobs", 1)
+    return int(jobs.get(name, 1) if isinstance(jobs, dict) else jobs)
+
+
 def record_runtimes(times: dict[str, float], jobs: int, path: str | Path = RUNTIMES) -> Path:
     """Merge the wall minutes of full-size notebook runs into ``figures/runtimes.json`` (what the
     README's runtime column shows). With ``jobs > 1`` notebooks shared the cores and runs trained
@@ -301,7 +312,9 @@ def record_runtimes(times: dict[str, float], jobs: int, path: str | Path = RUNTI
     path = Path(path)
     old = json.loads(path.read_text()) if path.exists() else {}
     minutes = {**old.get("minutes", {}), **{k: round(v / 60, 1) for k, v in times.items()}}
-    data = {**old, "machine": machine(), "jobs": jobs,  # a hand-written "note" stays
+    per_job = {**{k: jobs_of(old, k) for k in old.get("minutes", {})}, **{k: jobs for k in times}}
+    data = {**old, "machine": machine(),  # a hand-written "note" stays
+            "jobs": {k: per_job[k] for k in NOTEBOOKS if k in minutes},
             "minutes": {k: minutes[k] for k in NOTEBOOKS if k in minutes}}
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path
@@ -317,7 +330,7 @@ def notebook_table() -> str:
     lines = ["| notebook | design axis | question | CPU (2 cores, measured) | GPU | open |", "|---|---|---|---|---|---|"]
     runtimes = read_runtimes()
     for name, (axis, claim, _) in NOTEBOOK_INFO.items():
-        cpu = f"{runtimes['minutes'][name]:.0f} min" if name in runtimes.get("minutes", {}) else "not run yet"
+        cpu = f"{_minutes(runtimes['minutes'][name])} min" if name in runtimes.get("minutes", {}) else "not run yet"
         rec = training_record(name)
         cpu += f" (+ {rec[0]} runs: {rec[1] / 60:.1f} h of one-thread training)" if rec else ""
         lines.append(f"| [`{name}`](notebooks/{name}.ipynb) | {axis} | {claim} | {cpu} | not measured | "
@@ -417,11 +430,16 @@ def quickstart_note(results_dir: str | Path = FIGURE_DIR / "results", runtimes: 
     verdict = ("At this budget pretraining clearly beats random initialisation on "
                + (" and ".join(learned) if learned else "neither temporal factor")
                + (f", not on {' or '.join(missed)}" if learned and missed else "") + ".")
-    jobs = measured.get("jobs", 1)
     where = measured.get("machine", "2 CPU cores")
-    return (f"`make figures` ran {len(rt)} notebooks in {sum(rt.values()):.0f} notebook-minutes ({where}), {jobs} "
-            f"at a time (`JOBS={jobs}`), so at least {sum(rt.values()) / jobs:.0f} minutes of wall time from an empty "
-            "`runs/`; each notebook's share is "
+    jobs = sorted({jobs_of(measured, n) for n in rt})
+    wall = sum(m / jobs_of(measured, n) for n, m in rt.items())
+    trained = {n[:2]: rec for n in rt if (rec := training_record(n, results_dir))}
+    training = (f" The runs of notebook(s) {', '.join(trained)} trained for "
+                f"{sum(r[1] for r in trained.values()) / 60:.1f} h of one-thread time (recorded in their JSON); those "
+                "minutes count it only where `make figures` trained them." if trained else "")
+    return (f"`make figures` ran {len(rt)} notebooks in {sum(rt.values()):.0f} notebook-minutes ({where}), "
+            f"{' or '.join(map(str, jobs))} at a time (`JOBS`), so about {wall:.0f} minutes of wall time.{training} "
+            "Each notebook's share is "
             f"in the table of notebooks. The quick-start figure then shows (linear probe on the whole-video view, "
             "test videos whose (shape, motion) combination occurs in training, "
             f"{seeds} seeds, %): order: pretrained {cell('pretrained', 'order')}, random init "
