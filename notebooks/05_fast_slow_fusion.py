@@ -55,8 +55,6 @@ except ImportError:  # on Colab: install the package (and its notebook extras) f
     pass
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -67,7 +65,7 @@ from vcl_core.data import load_index, read_frames
 from vcl_core.data.augment import center_view
 from vcl_core.data.views import ViewSpec, window_indices
 from vcl_core.experiment import METRIC, REFERENCE, compare, notebook_setup, save_results, summarize, verdict
-from vcl_core.models import summary
+from vcl_core.models import summary, training_speed
 from vcl_core.train import load_run
 from vcl_core.viz import factor_bars, savefig
 
@@ -137,18 +135,6 @@ variants = {**encoders, **heads}
 # trained at different times beside different jobs).
 
 # %%
-def train_clips_per_s(enc, shape, reps=5):
-    """Clips per second of forward + backward through the encoder alone (best of ``reps``)."""
-    enc.train()
-    x = torch.randn(*shape).contiguous(memory_format=torch.channels_last_3d)
-    best = float("inf")
-    for _ in range(reps + 1):  # the first is a warm-up
-        t = time.perf_counter()
-        enc(x).square().mean().backward()
-        best = min(best, time.perf_counter() - t)
-    return shape[0] / best
-
-
 costs = []
 for name, ov in variants.items():
     cfg = exp.config(ov, ctx.seeds[0])
@@ -156,7 +142,7 @@ for name, ov in variants.items():
     clip = (3, cfg.data.long_frames, cfg.augment.crop_size, cfg.augment.crop_size)
     s = summary(enc, (1, *clip))
     costs.append({"variant": name, "params": s.total_params, "gflops_per_clip": s.flops_per_sample / 1e9,
-                  "train_clips_per_s": train_clips_per_s(enc.to(memory_format=torch.channels_last_3d), (16, *clip))})
+                  "train_clips_per_s": training_speed(enc, (16, *clip))})
 costs = pd.DataFrame(costs)
 print(costs.to_string(index=False))
 

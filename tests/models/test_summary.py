@@ -37,3 +37,18 @@ def test_flops_match_a_hand_count_for_a_convolution():
 def test_single_pathway_summary_has_no_laterals():
     s = summary(create_fast_slow(widths=(8, 16, 32), pathways="slow"), (1, 3, 8, 32, 32))
     assert [r["module"] for r in s.rows if r["depth"] == 1] == ["slow", "fusion"]
+
+
+def test_training_speed_runs_forward_and_backward_and_leaves_no_gradients():
+    import math
+
+    from vcl_core.models import training_speed
+
+    enc = create_fast_slow(widths=(8, 16, 32)).eval()
+    seen = []
+    first = next(enc.parameters())
+    first.register_hook(lambda g: seen.append(float(g.abs().sum())))
+    rate = training_speed(enc, (2, 3, 8, 32, 32), reps=2)
+    assert math.isfinite(rate) and rate > 0
+    assert len(seen) == 3 and all(g > 0 for g in seen)  # warm-up + 2 timed passes, each with a backward
+    assert enc.training and all(p.grad is None for p in enc.parameters())

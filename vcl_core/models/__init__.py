@@ -10,10 +10,10 @@ from .fusion import AttentionPool, CrossAttention, Fusion, MeanPool, SegmentPool
 from .heads import PredictorHead, ProjectionHead, mlp
 from .clip_memory import ClipMemory, ClipMemoryConfig
 from .multiscale import MultiScaleEncoder
-from .summary import ModelSummary, summary
+from .summary import ModelSummary, summary, training_speed
 
 __all__ = ["FastSlowConfig", "FastSlowEncoder", "create_fast_slow", "fast_slow_r3d18", "fast_slow_r3d18_config",
            "R3D18", "frame_differences", "standardize", "AttentionPool", "MeanPool", "SegmentPool", "TemporalProfilePool", "pool_width",
            "CrossAttention", "Fusion", "ProjectionHead", "PredictorHead",
            "mlp", "ClipMemory", "ClipMemoryConfig", "MultiScaleEncoder",
-           "maybe_compile", "summary", "ModelSummary", "FrameNorm", "DropPath", "make_norm"]
+           "maybe_compile", "summary", "training_speed", "ModelSummary", "FrameNorm", "DropPath", "make_norm"]

@@ -138,3 +138,25 @@ def summary(model: nn.Module, input_shape: tuple[int, ...] | torch.Size, *, dept
     visit(model, "", 0)
     return ModelSummary(rows=rows, input_shape=tuple(int(s) for s in input_shape),
                         total_params=_param_count(model), total_flops=int(total))
+
+
+def training_speed(model: nn.Module, input_shape: tuple[int, ...], *, reps: int = 5,
+                   channels_last: bool = True) -> float:
+    """Clips per second of one forward and backward pass through ``model`` alone on random
+    input of ``input_shape`` (batch first), the best of ``reps`` after a warm-up: what the
+    encoder costs in training on this machine, now, with no data loading or optimiser.
+    Compare models measured in one session; numbers from different times or machines are not
+    comparable. The model is left in training mode with its gradients zeroed."""
+    import time
+
+    model.train()
+    fmt = torch.channels_last_3d if channels_last and len(input_shape) == 5 else torch.contiguous_format
+    model.to(memory_format=fmt)
+    x = torch.randn(*input_shape).contiguous(memory_format=fmt)
+    best = float("inf")
+    for _ in range(reps + 1):
+        t = time.perf_counter()
+        model(x).float().square().mean().backward()
+        best = min(best, time.perf_counter() - t)
+    model.zero_grad(set_to_none=True)
+    return input_shape[0] / best
