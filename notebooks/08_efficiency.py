@@ -82,7 +82,8 @@ for beta in (0.25, 0.5):
 # clips. `separate` gives the long views their own, identically shaped backbone (twice the
 # parameters, same compute per clip). `bf16 autocast` trains the reference in bfloat16
 # mixed precision (`train.precision=bf16-mixed`; 1.36x faster per step on an AMX CPU,
-# `bench/train.py`). Default budget (1,000 steps), three seeds each.
+# `bench/train.py`, but several times slower on a CPU without bf16 instructions: last panel below,
+# which is why the paper's runs stay in float32). Default budget (1,000 steps), three seeds each.
 #
 # **Claims tested.** Sharing one backbone across scales costs nothing: *separate backbones*
 # do not beat *shared* (a tie, both above the floor). And bf16 costs no accuracy: *bf16
@@ -118,7 +119,9 @@ bs["batch"] = bs.variant.str.split().str[1].astype(int)
 # `python bench/encoder.py` (activation checkpointing, clip length) and
 # `python bench/loader.py --data data/synth-small` (frame cache, and `data.augment_on=batch`:
 # the loader only decodes and cuts, the training device does the spatial augmentation of the
-# whole batch) wrote these files on a 2-core CPU; `python bench/train.py` adds mixed precision and multi-process numbers. Re-run them to
+# whole batch) wrote these files on a 2-core CPU; `python bench/train.py` adds mixed precision and multi-process
+# numbers, and `python bench/precision.py` times float32 against bf16 autocast with oneDNN capped to the
+# instruction sets of CPUs without bf16 units (AVX512_CORE, AVX2: most laptops). Re-run them to
 # measure your machine.
 
 # %%
@@ -129,6 +132,7 @@ length = pd.DataFrame(enc["clip_length"])
 loader = pd.DataFrame(json.loads((BENCH / "loader.json").read_text())["rows"])
 train_path = BENCH / "train.json"
 precision = pd.DataFrame(json.loads(train_path.read_text())["single"]) if train_path.exists() else None
+isa = pd.DataFrame(json.loads((BENCH / "precision.json").read_text())["rows"])
 
 # %%
 fig, axes = plt.subplots(2, 3, figsize=(17, 8))
@@ -148,9 +152,9 @@ lo = loader[loader.key.isin(["a", "b", "e", "c", "d"])]
 sns.barplot(data=lo, x="config", y="clips_per_s", hue="workers", ax=axes[1, 1])
 axes[1, 1].set(title="loader throughput", xlabel="", ylabel="clips/s")
 axes[1, 1].tick_params(axis="x", rotation=25, labelsize=7)
-if precision is not None:
-    sns.barplot(data=precision, x="precision", y="clips_per_s", ax=axes[1, 2])
-    axes[1, 2].set(title="mixed precision: training throughput", ylabel="clips/s")
+sns.barplot(data=isa, x="isa", y="clips_per_s", hue="precision", ax=axes[1, 2])
+axes[1, 2].set(title="bf16 needs bf16 instructions (encoder fwd+bwd, 1 thread)", xlabel="oneDNN instruction-set cap",
+               ylabel="clips/s")
 savefig(fig, "08_efficiency", ctx.figures)
 
 # %% [markdown]
@@ -179,6 +183,9 @@ conclusion = (f"Against the shared float32 reference (whole-video linear probe, 
 if precision is not None and len(precision) > 1:
     p = precision.set_index("precision").clips_per_s
     conclusion += " bf16 autocast (bench/train.py): " + ", ".join(f"{k} {v:.0f} clips/s" for k, v in p.items()) + "."
+speedup = isa.pivot(index="isa", columns="precision", values="clips_per_s").eval("`bf16-mixed` / `32-true`")
+conclusion += (" bf16 / float32 speed of the encoder by CPU instruction set (bench/precision.py): "
+               + ", ".join(f"{k} {v:.2f}x" for k, v in speedup.items()) + ".")
 print(conclusion)
 save_results(ctx.results_path("08_efficiency"), "08_efficiency",
              pd.concat([df, heads, bs.drop(columns=["batch"])]), SMOKE, conclusion, claims)
