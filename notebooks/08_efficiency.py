@@ -21,9 +21,10 @@
 # and speed of activation checkpointing and mixed precision, the frame cache, and how cost
 # grows with clip length.
 #
-# **Runtime.** 8 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs already in
-# `runs/` are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
-# `figures/runtimes.json`, which `make figures` writes, and the notebook's results.
+# **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
+# in `runs/` are loaded, not retrained); its 12 runs trained for 5.7 h (one thread each); about a
+# minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
+# and the notebook's results.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute
@@ -135,13 +136,15 @@ precision = pd.DataFrame(json.loads(train_path.read_text())["single"]) if train_
 isa = pd.DataFrame(json.loads((BENCH / "precision.json").read_text())["rows"])
 
 # %%
-fig, axes = plt.subplots(2, 3, figsize=(17, 8))
+fig, axes = plt.subplots(2, 3, figsize=(17, 9), gridspec_kw={"hspace": 0.55})
 factor_bars(pd.concat([df, heads]), metric=METRIC, chance=ctx.chance, bounds=bounds, ax=axes[0, 0],
             title=f"sharing, bf16 ({len(ctx.seeds)} seeds) and heads (1 seed)")
-axes[0, 0].legend(fontsize=7, ncol=2, loc="lower right")
+axes[0, 0].legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.1))  # below: the bars fill the axes
 sel = bs[(bs.metric == METRIC) & (bs.protocol == "whole")]
 sns.lineplot(data=sel, x="batch", y="value", hue="factor", marker="o", ax=axes[0, 1])
-axes[0, 1].set(xscale="log", xticks=[16, 32], xticklabels=["16", "32"], ylim=(0, 1),
+axes[0, 1].set_xscale("log", base=2)
+axes[0, 1].minorticks_off()
+axes[0, 1].set(xticks=[16, 32], xticklabels=["16", "32"], ylim=(0, 1),
                title="batch size = in-batch negatives (1 seed)", ylabel=f"{METRIC} (whole)")
 c = ckpt[ckpt.variant.isin(["concat", "slow-only", "fast-only"])]
 sns.barplot(data=c, x="variant", y="peak MB", hue="checkpointing", ax=axes[0, 2])
@@ -153,7 +156,7 @@ sns.barplot(data=lo, x="config", y="clips_per_s", hue="workers", ax=axes[1, 1])
 axes[1, 1].set(title="loader throughput", xlabel="", ylabel="clips/s")
 axes[1, 1].tick_params(axis="x", rotation=25, labelsize=7)
 sns.barplot(data=isa, x="isa", y="clips_per_s", hue="precision", ax=axes[1, 2])
-axes[1, 2].set(title="bf16 needs bf16 instructions (encoder fwd+bwd, 1 thread)", xlabel="oneDNN instruction-set cap",
+axes[1, 2].set(title="bf16 pays only with bf16 instructions", xlabel="oneDNN instruction-set cap",
                ylabel="clips/s")
 savefig(fig, "08_efficiency", ctx.figures)
 

@@ -92,7 +92,11 @@ def test_quickstart_note_reads_the_measured_numbers(tmp_path):
     note = quickstart_note(tmp_path, tmp_path / "rt.json")
     assert "2 notebooks in 11 notebook-minutes" in note and "2 or 1 at a time" not in note
     assert "1 or 2 at a time (`JOBS`), so about 6 minutes" in note
-    assert "notebook(s) 01 trained for 1.5 h of one-thread time" in note
+    assert "The 2 runs of notebook(s) 01 trained for 1.5 h of one-thread time" in note
+    # a run two notebooks share (the reference recipe appears in most) is trained once
+    (tmp_path / "00_quickstart.json").write_text(json.dumps({"rows": rows, "training_minutes": {"b-2": 30.0, "c-3": 6.0}}))
+    note = quickstart_note(tmp_path, tmp_path / "rt.json")
+    assert "The 3 runs of notebook(s) 00, 01 trained for 1.6 h of one-thread time" in note
     assert "order: pretrained 30.0 ± 1.0, random init 17.0 ± 1.0" in note and "motion: pretrained 50.0" in note
     assert "beats random initialisation on the order of the phases (long-term) and the direction" in note
 

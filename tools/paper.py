@@ -73,12 +73,17 @@ def colab_url(name: str) -> str:
 _RUNTIME = re.compile(r"^# \*\*Runtime\.\*\*.*?\n(?=#?\s*\n)", re.M | re.S)
 
 
-def training_record(name: str, results_dir: str | Path | None = None) -> tuple[int, float] | None:
-    """``(runs, minutes)``: how many runs notebook ``name`` used at its last full-size execution
-    and their training wall minutes summed (``training_minutes`` in its results JSON, what it
-    costs from an empty ``runs/`` whoever trained them); ``None`` if it did not record them."""
+def training_runs(name: str, results_dir: str | Path | None = None) -> dict[str, float]:
+    """``{run directory: training wall minutes}`` of every run notebook ``name`` used at its
+    last full-size execution (``training_minutes`` in its results JSON, what it costs from an
+    empty ``runs/`` whoever trained them); empty if it did not record them."""
     path = Path(results_dir or FIGURE_DIR / "results") / f"{name}.json"
-    runs = json.loads(path.read_text()).get("training_minutes") if path.exists() else None
+    return (json.loads(path.read_text()).get("training_minutes") or {}) if path.exists() else {}
+
+
+def training_record(name: str, results_dir: str | Path | None = None) -> tuple[int, float] | None:
+    """``(runs, minutes)`` of :func:`training_runs`, summed; ``None`` if none were recorded."""
+    runs = training_runs(name, results_dir)
     return (len(runs), sum(runs.values())) if runs else None
 
 
@@ -433,10 +438,14 @@ def quickstart_note(results_dir: str | Path = FIGURE_DIR / "results", runtimes: 
     where = measured.get("machine", "2 CPU cores")
     jobs = sorted({jobs_of(measured, n) for n in rt})
     wall = sum(m / jobs_of(measured, n) for n, m in rt.items())
-    trained = {n[:2]: rec for n in rt if (rec := training_record(n, results_dir))}
-    training = (f" The runs of notebook(s) {', '.join(trained)} trained for "
-                f"{sum(r[1] for r in trained.values()) / 60:.1f} h of one-thread time (recorded in their JSON); those "
-                "minutes count it only where `make figures` trained them." if trained else "")
+    trained, runs = [], {}
+    for n in rt:
+        if got := training_runs(n, results_dir):
+            trained.append(n[:2])
+            runs.update(got)  # a run two notebooks share is trained once
+    training = (f" The {len(runs)} runs of notebook(s) {', '.join(trained)} trained for "
+                f"{sum(runs.values()) / 60:.1f} h of one-thread time (recorded in their JSON, a run they share "
+                "counted once); those minutes count it only where `make figures` trained them." if runs else "")
     return (f"`make figures` ran {len(rt)} notebooks in {sum(rt.values()):.0f} notebook-minutes ({where}), "
             f"{' or '.join(map(str, jobs))} at a time (`JOBS`), so about {wall:.0f} minutes of wall time.{training} "
             "Each notebook's share is "
