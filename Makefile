@@ -18,6 +18,10 @@ INSTALL ?= -e
 # notebooks executed side by side (cores/JOBS torch threads each); 0 = picked from the machine
 # (tools/paper.py default_jobs: 1 with a CUDA device, which every run then uses; 2 on a 2-core CPU)
 JOBS   ?= 0
+# run records to read runs missing from runs/ from, and to record the runs used in (figures/runs:
+# the paper's; `make figures RECORDS=figures/runs` re-renders every figure in minutes); empty:
+# train every run
+RECORDS ?=
 
 .PHONY: figures sync test venv data lab clean-runs
 
@@ -35,7 +39,7 @@ data: venv
 	$(BIN)/vcl synth --out $(DATA) --preset $(PRESET)
 
 figures: data
-	$(BIN)/python tools/paper.py notebooks --data $(DATA) --jobs $(JOBS) $(if $(ONLY),--only $(ONLY),)
+	$(BIN)/python tools/paper.py notebooks --data $(DATA) --jobs $(JOBS) $(if $(ONLY),--only $(ONLY),) $(if $(RECORDS),--records $(RECORDS),)
 
 sync: venv
 	$(BIN)/python tools/paper.py sync

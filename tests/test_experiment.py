@@ -242,3 +242,38 @@ def test_the_default_is_the_simplest_candidate_the_seeds_cannot_tell_from_the_be
     assert choose_default(scores.assign(std=0.06), order) == ("two changes", "reference")
     with pytest.raises(ValueError, match="every candidate once"):
         choose_default(scores, order[:3])
+
+
+@pytest.mark.slow
+def test_a_run_missing_from_runs_is_read_from_its_record_and_a_new_evaluation_trains_it(tiny_bench, tmp_path,
+                                                                                        monkeypatch):
+    import json
+
+    from vcl_core.experiment import notebook_setup
+
+    records = tmp_path / "records"
+    exp = Experiment(data=str(tiny_bench), runs_dir=str(tmp_path / "runs"), smoke=True, verbose=False,
+                     record_dir=str(records))
+    trained = exp.curve("default", [], 0)  # the smoke budget: 6 steps, a snapshot at step 3
+    run = exp.run_dir("default", [], 0)
+    saved = json.loads((records / f"{run.name}.json").read_text())
+    assert set(saved["evals"]) == {"probes", "probes-step3"}
+    assert saved["summary"]["status"] == "complete" and saved["config"]["train"]["seed"] == 0
+    assert saved["config"]["data"]["root"] == tiny_bench.name  # no path of the machine that trained it
+
+    empty = tmp_path / "elsewhere"
+    again = Experiment(data=str(tiny_bench), runs_dir=str(empty), smoke=True, verbose=False, record_dir=str(records))
+    assert again.curve("default", [], 0) == trained  # every number, from the record ...
+    assert not list(empty.glob("*/checkpoints"))  # ... without training
+
+    # evaluated otherwise, the record has no answer: the run is trained
+    other = Experiment(data=str(tiny_bench), runs_dir=str(empty), smoke=True, verbose=False, record_dir=str(records),
+                       base=["eval.whole_frames=8"])
+    assert other.run("default", [], 0)["meta"]["eval"]["whole_frames"] == 8
+    assert (empty / run.name / "checkpoints" / "last.ckpt").exists()
+    assert set(json.loads((records / f"{run.name}.json").read_text())["evals"]) == {"probes", "probes-step3"}
+
+    # notebooks find the records through $VCL_RECORDS (what `make figures RECORDS=...` sets)
+    monkeypatch.setenv("VCL_RECORDS", str(records))
+    ctx = notebook_setup(str(tiny_bench), str(empty), str(tmp_path / "figures"), smoke=True)
+    assert ctx.experiment().record_dir == str(records)

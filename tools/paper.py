@@ -486,9 +486,13 @@ def write_results_table(results_dir: str | Path = FIGURE_DIR / "results",
     return Path(out)
 
 
-def main(data: str, smoke: bool = False, only: list[str] | None = None, jobs: int = 1) -> int:
-    """What ``make figures`` does: sync pairs, run notebooks, rebuild the results table."""
+def main(data: str, smoke: bool = False, only: list[str] | None = None, jobs: int = 1, records: str = "") -> int:
+    """What ``make figures`` does: sync pairs, run notebooks, rebuild the results table.
+    ``records``: a directory of run records (:mod:`vcl_core.experiment`) the notebooks read runs
+    missing from ``runs/`` from, and record the runs they use in."""
     os.environ.setdefault("PYTHONHASHSEED", "0")
+    if records:
+        os.environ["VCL_RECORDS"] = str(Path(records).resolve())  # the notebooks' kernels inherit it
     sync_notebooks()
     times = run_notebooks(data, smoke=smoke, only=only, jobs=jobs)
     if not smoke:
@@ -514,11 +518,14 @@ def cli(argv: list[str] | None = None) -> int:
     s.add_argument("--jobs", type=int, default=0,
                    help="notebooks run side by side, cores/jobs torch threads each (0 = picked from the machine: "
                         "1 with a GPU, else 1 per core up to 2 cores and 1 per 2 cores beyond, at most 8)")
+    s.add_argument("--records", default="",
+                   help="directory of run records (figures/runs: the paper's): runs not in runs/ are read from "
+                        "their records instead of trained, and every run used is recorded there")
     s = sub.add_parser("sync", help="regenerate notebooks/*.ipynb from their .py sources")
     s.add_argument("--check", action="store_true", help="only report stale pairs (exit 1 if any)")
     a = p.parse_args(argv)
     if a.cmd == "notebooks":
-        return main(a.data, smoke=a.smoke, only=a.only, jobs=a.jobs or default_jobs())
+        return main(a.data, smoke=a.smoke, only=a.only, jobs=a.jobs or default_jobs(), records=a.records)
     stale = sync_notebooks(check=a.check)
     if a.check and stale:
         print(f"stale .ipynb pairs (run `make sync`): {', '.join(stale)}", file=sys.stderr)

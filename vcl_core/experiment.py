@@ -6,6 +6,12 @@ run directory under ``runs/`` named by a hash of its full config (seed included)
 that another notebook (or an earlier execution) already trained, under whatever name, is
 loaded instead of trained again, and a run interrupted half-way resumes. Results come back as a tidy ``pandas.DataFrame`` with one
 row per (variant, seed, protocol, factor, metric).
+
+With a *records* directory (``$VCL_RECORDS``, ``make figures RECORDS=figures/runs``) every run
+also leaves a small JSON there: its config, training summary and evaluations, without the
+weights. A run that ``runs/`` does not hold but a record does is read from the record instead
+of trained: the paper's committed records re-render every figure in minutes, and a sweep too
+long for one sitting can be trained over several, keeping only the records in between.
 """
 from __future__ import annotations
 
@@ -46,10 +52,11 @@ class NotebookContext:
     seeds: list[int]
     smoke: bool
     chance: dict[str, float]
+    records: str = ""
     _bounds: dict = field(default_factory=dict, repr=False)
 
     def experiment(self, **kw) -> Experiment:
-        return Experiment(data=self.data, runs_dir=self.runs, smoke=self.smoke, **kw)
+        return Experiment(data=self.data, runs_dir=self.runs, smoke=self.smoke, record_dir=self.records, **kw)
 
     def results_path(self, notebook: str) -> Path:
         return self.figures / "results" / f"{notebook}.json"
@@ -82,7 +89,8 @@ def notebook_setup(data: str = "", runs: str = "", figures: str = "", smoke: boo
                    seeds: int = 3) -> NotebookContext:
     """Resolve a notebook's parameters: empty paths fall back to ``$VCL_DATA``, ``$VCL_RUNS``,
     ``$VCL_FIGURES`` and then to the repository's ``data/synth-small`` (``synth-tiny`` in smoke
-    mode), ``runs/`` and ``figures/``; the benchmark is generated when missing (Colab)."""
+    mode), ``runs/`` and ``figures/``; the benchmark is generated when missing (Colab). Run
+    records (see the module docstring) are used when ``$VCL_RECORDS`` names their directory."""
     from .data import load_index
     from .data.synthetic import generate
     from .viz import set_theme
@@ -96,7 +104,8 @@ def notebook_setup(data: str = "", runs: str = "", figures: str = "", smoke: boo
     index = load_index(data)
     chance = {c: 1.0 / max(1, len(index.classes(c))) for c in index.label_columns}
     set_theme()
-    return NotebookContext(data, runs, fig, list(range(1 if smoke else seeds)), smoke, chance)
+    return NotebookContext(data, runs, fig, list(range(1 if smoke else seeds)), smoke, chance,
+                           os.environ.get("VCL_RECORDS", ""))
 
 
 def compare(df, factors=("shape", "motion", "order"), protocol: str = "whole", metric: str = METRIC) -> str:
@@ -286,6 +295,8 @@ class Experiment:
         smoke: apply :data:`SMOKE_OVERRIDES` (tiny runs for CI).
         base: overrides applied to every variant before its own.
         verbose: print one line per run.
+        record_dir: directory of run records ("" = none): every run used writes its record there,
+            and a run missing from ``runs_dir`` is read from its record instead of trained.
     """
 
     data: str
@@ -294,6 +305,7 @@ class Experiment:
     smoke: bool = False
     base: list[str] = field(default_factory=list)
     verbose: bool = True
+    record_dir: str = ""
 
     def config(self, overrides: list[str], seed: int) -> Config:
         """The full config of one (variant, seed)."""
@@ -317,24 +329,67 @@ class Experiment:
         """Pretrain (or load) one run and evaluate it (or load its evaluation).
 
         ``blocks`` are the evaluation blocks (:mod:`vcl_core.eval.schema`); their results are
-        cached in the run directory as ``eval-<blocks>.json``.
+        cached in the run directory as ``eval-<blocks>.json`` (and in its record, with
+        :attr:`record_dir`).
         """
         cfg = self.config(overrides, seed)
         t0 = time.time()
-        with run_lock(self.runs_dir, config_hash(cfg)):
-            out = self.run_dir(name, overrides, seed)  # after the lock: another job may have made it
-            res = pretrain(cfg, out, resume=True, progress=False)
-            USED_RUNS[out.name] = round(float(res.summary.get("wall_s") or 0.0) / 60, 2)
-            eval_path = out / f"eval-{'-'.join(blocks)}.json"
-            results = cached_eval(eval_path, out / "checkpoints" / "last.ckpt", cfg)
-            if results is None:
-                results = evaluate_run(out, json_path=eval_path, blocks=tuple(blocks), eval_cfg=cfg.eval)
+        key = "-".join(blocks)
+        replayed = self.from_record(cfg, key)
+        if replayed is not None:
+            results, run_name = replayed
+        else:
+            with run_lock(self.runs_dir, config_hash(cfg)):
+                out = self.run_dir(name, overrides, seed)  # after the lock: another job may have made it
+                res = pretrain(cfg, out, resume=True, progress=False)
+                eval_path = out / f"eval-{key}.json"
+                results = cached_eval(eval_path, out / "checkpoints" / "last.ckpt", cfg)
+                if results is None:
+                    results = evaluate_run(out, json_path=eval_path, blocks=tuple(blocks), eval_cfg=cfg.eval)
+            results["summary"] = res.summary
+            run_name = out.name
+            self.write_record(out, cfg, key, results)
+        USED_RUNS[run_name] = round(float(results["summary"].get("wall_s") or 0.0) / 60, 2)
         if self.verbose:
             main = results["tasks"]
             print(f"  {name:<22} seed {seed}: " + "  ".join(f"{k} {v['linear_top1']:.3f}" for k, v in main.items())
-                  + f"   ({time.time() - t0:.0f} s)", flush=True)
-        results["summary"] = res.summary
+                  + f"   ({time.time() - t0:.0f} s{', recorded' if replayed else ''})", flush=True)
         return results
+
+    def from_record(self, cfg: Config, key: str) -> tuple[dict, str] | None:
+        """``(results, run name)`` of the run of ``cfg`` from its record, evaluated as ``key``
+        with ``cfg.eval``, when :attr:`record_dir` has it and ``runs_dir`` does not hold the run
+        (a run there, finished or not, is always used instead); else ``None``."""
+        if not self.record_dir:
+            return None
+        h = config_hash(cfg)
+        if any(Path(self.runs_dir).glob(f"*-{h}/checkpoints/last.ckpt")):
+            return None
+        found = sorted(Path(self.record_dir).glob(f"*-{h}.json"))
+        if not found:
+            return None
+        rec = json.loads(found[0].read_text())
+        res = rec["evals"].get(key)
+        if res is None or res["meta"].get("eval") != cfg.to_dict()["eval"]:
+            return None
+        return {**res, "summary": rec["summary"]}, found[0].stem
+
+    def write_record(self, out: Path, cfg: Config, key: str, results: dict) -> Path | None:
+        """Add the evaluation ``key`` of the run in ``out`` to its record (written atomically);
+        nothing without :attr:`record_dir`."""
+        if not self.record_dir:
+            return None
+        path = Path(self.record_dir) / f"{out.name}.json"
+        rec = json.loads(path.read_text()) if path.exists() else {"run": out.name, "evals": {}}
+        rec["config"] = {k: v for k, v in cfg.to_dict().items() if k != "eval"}
+        rec["config"]["data"] = {**rec["config"]["data"], "root": Path(cfg.data.root).name}  # not this machine's path
+        rec["summary"] = results.get("summary", rec.get("summary", {}))
+        rec["evals"][key] = {k: v for k, v in results.items() if k != "summary"}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(rec, indent=1) + "\n")
+        os.replace(tmp, path)
+        return path
 
     def curve(self, name: str, overrides: list[str], seed: int, blocks: tuple[str, ...] = ("probes",)) -> list[dict]:
         """Tidy rows of one run evaluated at each of its ``train.snapshots`` and at its end, with
@@ -346,10 +401,19 @@ class Experiment:
         for step in cfg.train.snapshots:
             if step >= cfg.train.steps:  # the end point, or never reached
                 continue
-            path = out / f"eval-{'-'.join(blocks)}-step{step}.json"
-            res = cached_eval(path, out / "checkpoints" / snapshot_name(step), cfg)
-            if res is None:
-                res = evaluate_run(out, json_path=path, blocks=tuple(blocks), step=step, eval_cfg=cfg.eval)
+            key = f"{'-'.join(blocks)}-step{step}"
+            replayed = self.from_record(cfg, key)
+            if replayed is not None:
+                res = {k: v for k, v in replayed[0].items() if k != "summary"}  # as evaluated below
+            else:
+                if not (out / "checkpoints" / snapshot_name(step)).exists():
+                    raise FileNotFoundError(f"{out.name}: neither {self.runs_dir} nor its record in {self.record_dir} has "
+                                            f"the step-{step} evaluation; delete the record to train the run again")
+                path = out / f"eval-{key}.json"
+                res = cached_eval(path, out / "checkpoints" / snapshot_name(step), cfg)
+                if res is None:
+                    res = evaluate_run(out, json_path=path, blocks=tuple(blocks), step=step, eval_cfg=cfg.eval)
+                self.write_record(out, cfg, key, res)
             rows += tidy(res, variant=name, seed=seed, step=step)
         return rows
 
