@@ -256,22 +256,29 @@ def test_a_run_missing_from_runs_is_read_from_its_record_and_a_new_evaluation_tr
                      record_dir=str(records))
     trained = exp.curve("default", [], 0)  # the smoke budget: 6 steps, a snapshot at step 3
     run = exp.run_dir("default", [], 0)
-    saved = json.loads((records / f"{run.name}.json").read_text())
+    (path,) = records.glob("*.json")
+    saved = json.loads(path.read_text())
+    assert saved["run"] == run.name
     assert set(saved["evals"]) == {"probes", "probes-step3"}
     assert saved["summary"]["status"] == "complete" and saved["config"]["train"]["seed"] == 0
     assert saved["config"]["data"]["root"] == tiny_bench.name  # no path of the machine that trained it
 
-    empty = tmp_path / "elsewhere"
-    again = Experiment(data=str(tiny_bench), runs_dir=str(empty), smoke=True, verbose=False, record_dir=str(records))
+    # another checkout: the benchmark and runs/ elsewhere
+    (tmp_path / "checkout").mkdir()
+    moved = tmp_path / "checkout" / tiny_bench.name
+    moved.symlink_to(tiny_bench, target_is_directory=True)
+    empty = tmp_path / "checkout" / "runs"
+    again = Experiment(data=str(moved), runs_dir=str(empty), smoke=True, verbose=False, record_dir=str(records))
+    assert again.run_dir("default", [], 0).name != run.name  # runs/ names hash the benchmark's full path
     assert again.curve("default", [], 0) == trained  # every number, from the record ...
     assert not list(empty.glob("*/checkpoints"))  # ... without training
 
     # evaluated otherwise, the record has no answer: the run is trained
-    other = Experiment(data=str(tiny_bench), runs_dir=str(empty), smoke=True, verbose=False, record_dir=str(records),
+    other = Experiment(data=str(moved), runs_dir=str(empty), smoke=True, verbose=False, record_dir=str(records),
                        base=["eval.whole_frames=8"])
     assert other.run("default", [], 0)["meta"]["eval"]["whole_frames"] == 8
-    assert (empty / run.name / "checkpoints" / "last.ckpt").exists()
-    assert set(json.loads((records / f"{run.name}.json").read_text())["evals"]) == {"probes", "probes-step3"}
+    assert (other.run_dir("default", [], 0) / "checkpoints" / "last.ckpt").exists()
+    assert [p.name for p in records.glob("*.json")] == [path.name]  # the same run, the same record
 
     # notebooks find the records through $VCL_RECORDS (what `make figures RECORDS=...` sets)
     monkeypatch.setenv("VCL_RECORDS", str(records))

@@ -247,6 +247,14 @@ def config_hash(cfg: Config) -> str:
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
 
 
+def record_hash(cfg: Config) -> str:
+    """:func:`config_hash` with the benchmark directory reduced to its name: a run's record is
+    found from any checkout (``runs/`` names hash the full path, which is this machine's)."""
+    from dataclasses import replace
+
+    return config_hash(replace(cfg, data=replace(cfg.data, root=Path(cfg.data.root).name)))
+
+
 def cached_eval(path: Path, checkpoint: Path, cfg: Config) -> dict | None:
     """The evaluation cached at ``path`` if it is newer than ``checkpoint`` and was made with
     ``cfg.eval``; else ``None``. An evaluation written before ``meta.eval`` existed was made with
@@ -362,24 +370,23 @@ class Experiment:
         (a run there, finished or not, is always used instead); else ``None``."""
         if not self.record_dir:
             return None
-        h = config_hash(cfg)
-        if any(Path(self.runs_dir).glob(f"*-{h}/checkpoints/last.ckpt")):
+        if any(Path(self.runs_dir).glob(f"*-{config_hash(cfg)}/checkpoints/last.ckpt")):
             return None
-        found = sorted(Path(self.record_dir).glob(f"*-{h}.json"))
+        found = sorted(Path(self.record_dir).glob(f"*-{record_hash(cfg)}.json"))
         if not found:
             return None
         rec = json.loads(found[0].read_text())
         res = rec["evals"].get(key)
         if res is None or res["meta"].get("eval") != cfg.to_dict()["eval"]:
             return None
-        return {**res, "summary": rec["summary"]}, found[0].stem
+        return {**res, "summary": rec["summary"]}, rec["run"]
 
     def write_record(self, out: Path, cfg: Config, key: str, results: dict) -> Path | None:
         """Add the evaluation ``key`` of the run in ``out`` to its record (written atomically);
         nothing without :attr:`record_dir`."""
         if not self.record_dir:
             return None
-        path = Path(self.record_dir) / f"{out.name}.json"
+        path = Path(self.record_dir) / f"{out.name.rsplit('-', 1)[0]}-{record_hash(cfg)}.json"
         rec = json.loads(path.read_text()) if path.exists() else {"run": out.name, "evals": {}}
         rec["config"] = {k: v for k, v in cfg.to_dict().items() if k != "eval"}
         rec["config"]["data"] = {**rec["config"]["data"], "root": Path(cfg.data.root).name}  # not this machine's path
