@@ -215,3 +215,23 @@ def test_training_minutes_are_read_from_the_results(tmp_path):
     assert paper.training_record("05_fast_slow_fusion", tmp_path) == (2, 72.0)
     assert paper.training_record("02_pair_definition", tmp_path) is None
     assert paper.training_record("03_momentum_vs_memory_bank", tmp_path) is None
+
+
+def test_the_committed_run_records_are_found_by_the_current_code():
+    """A config option or evaluation default that changed without care would orphan the
+    paper's records (figures/runs/): `make figures RECORDS=figures/runs` would then retrain
+    those runs silently. Each record must still be named by its config's hash, and its
+    evaluation made with what that config evaluates with today."""
+    import json
+
+    from vcl_core.experiment import record_hash
+    from vcl_core.train.config import config_from_dict
+
+    paths = sorted((ROOT / "figures" / "runs").glob("*.json"))
+    assert paths, "no run records committed in figures/runs/"
+    for path in paths:
+        rec = json.loads(path.read_text())
+        cfg = config_from_dict(rec["config"])
+        assert path.stem.endswith("-" + record_hash(cfg)), f"{path.name} is not named by its config's hash"
+        for key, res in rec["evals"].items():
+            assert res["meta"]["eval"] == cfg.to_dict()["eval"], f"{path.name}: {key} was evaluated otherwise"
