@@ -18,9 +18,8 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 @pytest.fixture(scope="session")
 def tiny_bench(tmp_path_factory) -> Path:
     """The ``tiny`` synthetic benchmark (96 videos at 32 x 32), generated once, encoded
-    losslessly: libx264's lossy output is not bit-reproducible from one generation to the next,
-    its lossless output decodes to the rendered frames exactly, so every test sees the same
-    pixels on every machine."""
+    losslessly: it decodes to the rendered frames exactly, so tests can compare decoded pixels
+    with what was drawn."""
     from dataclasses import replace
 
     from vcl_core.data.synthetic import generate, preset
