@@ -249,7 +249,7 @@ def test_a_run_missing_from_runs_is_read_from_its_record_and_a_new_evaluation_tr
                                                                                         monkeypatch):
     import json
 
-    from vcl_core.experiment import notebook_setup
+    from vcl_core.experiment import data_digest, notebook_setup
 
     records = tmp_path / "records"
     exp = Experiment(data=str(tiny_bench), runs_dir=str(tmp_path / "runs"), smoke=True, verbose=False,
@@ -262,6 +262,7 @@ def test_a_run_missing_from_runs_is_read_from_its_record_and_a_new_evaluation_tr
     assert set(saved["evals"]) == {"probes", "probes-step3"}
     assert saved["summary"]["status"] == "complete" and saved["config"]["train"]["seed"] == 0
     assert saved["config"]["data"]["root"] == tiny_bench.name  # no path of the machine that trained it
+    assert saved["data_digest"] == data_digest(exp.config([], 0))
 
     # another checkout: the benchmark and runs/ elsewhere
     (tmp_path / "checkout").mkdir()
@@ -270,6 +271,7 @@ def test_a_run_missing_from_runs_is_read_from_its_record_and_a_new_evaluation_tr
     empty = tmp_path / "checkout" / "runs"
     again = Experiment(data=str(moved), runs_dir=str(empty), smoke=True, verbose=False, record_dir=str(records))
     assert again.run_dir("default", [], 0).name != run.name  # runs/ names hash the benchmark's full path
+    assert data_digest(again.config([], 0)) == saved["data_digest"]  # the same files
     assert again.curve("default", [], 0) == trained  # every number, from the record ...
     assert not list(empty.glob("*/checkpoints"))  # ... without training
 
@@ -279,6 +281,15 @@ def test_a_run_missing_from_runs_is_read_from_its_record_and_a_new_evaluation_tr
     assert other.run("default", [], 0)["meta"]["eval"]["whole_frames"] == 8
     assert (other.run_dir("default", [], 0) / "checkpoints" / "last.ckpt").exists()
     assert [p.name for p in records.glob("*.json")] == [path.name]  # the same run, the same record
+
+    # a benchmark with one file changed is another benchmark
+    import shutil
+
+    changed = tmp_path / "changed" / tiny_bench.name
+    shutil.copytree(tiny_bench, changed)
+    video = next((changed / "videos").iterdir())
+    video.write_bytes(video.read_bytes()[:-1] + b"x")
+    assert data_digest(Experiment(data=str(changed), smoke=True).config([], 0)) != saved["data_digest"]
 
     # notebooks find the records through $VCL_RECORDS (what `make figures RECORDS=...` sets)
     monkeypatch.setenv("VCL_RECORDS", str(records))

@@ -8,7 +8,8 @@ loaded instead of trained again, and a run interrupted half-way resumes. Results
 row per (variant, seed, protocol, factor, metric).
 
 With a *records* directory (``$VCL_RECORDS``, ``make figures RECORDS=figures/runs``) every run
-also leaves a small JSON there: its config, training summary and evaluations, without the
+also leaves a small JSON there: its config, training summary, evaluations and a digest of the
+benchmark files (:func:`data_digest`), without the
 weights. A run that ``runs/`` does not hold but a record does is read from the record instead
 of trained: the paper's committed records re-render every figure in minutes, and a sweep too
 long for one sitting can be trained over several, keeping only the records in between.
@@ -255,6 +256,32 @@ def record_hash(cfg: Config) -> str:
     return config_hash(replace(cfg, data=replace(cfg.data, root=Path(cfg.data.root).name)))
 
 
+_DIGESTS: dict[tuple, str] = {}
+
+
+def data_digest(cfg: Config) -> str:
+    """A short digest of the videos a run of ``cfg`` reads (each listed file's name, size and
+    first and last 64 KiB, in index order; computed once per dataset and process): which draw
+    of the benchmark a record was trained on, or whether two datasets are the same files."""
+    from .data import load_index
+
+    d = cfg.data
+    key = (str(Path(d.root).resolve()), d.format, d.fold)
+    if key not in _DIGESTS:
+        h = hashlib.sha1()
+        for r in load_index(d.root, d.format, d.fold).records:
+            path = Path(r.path)
+            size = path.stat().st_size
+            h.update(f"{path.name}:{size}:".encode())
+            with open(path, "rb") as f:
+                h.update(f.read(65536))
+                if size > 131072:
+                    f.seek(-65536, os.SEEK_END)
+                    h.update(f.read())
+        _DIGESTS[key] = h.hexdigest()[:12]
+    return _DIGESTS[key]
+
+
 def cached_eval(path: Path, checkpoint: Path, cfg: Config) -> dict | None:
     """The evaluation cached at ``path`` if it is newer than ``checkpoint`` and was made with
     ``cfg.eval``; else ``None``. An evaluation written before ``meta.eval`` existed was made with
@@ -390,6 +417,7 @@ class Experiment:
         rec = json.loads(path.read_text()) if path.exists() else {"run": out.name, "evals": {}}
         rec["config"] = {k: v for k, v in cfg.to_dict().items() if k != "eval"}
         rec["config"]["data"] = {**rec["config"]["data"], "root": Path(cfg.data.root).name}  # not this machine's path
+        rec["data_digest"] = data_digest(cfg)
         rec["summary"] = results.get("summary", rec.get("summary", {}))
         rec["evals"][key] = {k: v for k, v in results.items() if k != "summary"}
         path.parent.mkdir(parents=True, exist_ok=True)
