@@ -19,7 +19,7 @@
 # it with *neighbouring clips* at a gap drawn from CVRL's decreasing density and *independent
 # clips* anywhere in the video (rho sampling, the default recipe's choice) at three seeds;
 # then, one seed each, *three* independent clips (as rho-BYOL) and *intra-video negatives*
-# (two more windows of the same video, disjoint from the positives, used as negatives, as
+# (another window of the same video, disjoint from the positives, used as a negative, as
 # TCLR's local-local loss). Everything else (long views, temporal hard negatives, budget) is
 # fixed.
 #
@@ -78,24 +78,24 @@ savefig(fig, "02_cvrl_gap", ctx.figures)
 # ## One video's views on its timeline
 # Every training sample is a handful of *views* of one video: whole-video views (one frame
 # from each of 16 equal segments, grey) and short clips (8 frames, every second frame,
-# blue). The positive policy decides where the clips sit; intra-video negatives (red) are
-# more windows of the same video that overlap no positive. Change the seed or the policy
+# blue). The positive policy decides where the clips sit; an intra-video negative (red) is
+# another window of the same video that overlaps no positive. Change the seed or the policy
 # and run the cell again.
 
 # %%
 n = 48  # frames in a benchmark video
 whole, clip = ViewSpec(16, 1, whole=True, jitter="shared"), ViewSpec(8, 2)  # the default views
-layouts = {"same": 2, "cvrl": 2, "rho": 3, "same + 2 negatives": 2}
+layouts = {"same": 2, "cvrl": 2, "rho": 3, "same + 1 negative": 2}
 fig, axes = plt.subplots(len(layouts), 1, figsize=(8, 6.5), sharex=True)
 for ax, (policy, k) in zip(axes, layouts.items()):
     rng = np.random.default_rng(3)
     starts, gap = sample_starts(rng, n, [whole] + [clip] * k, policy.split()[0])
     rows = [("whole", window_indices(0, whole, n, rng=rng), "0.5")]
     rows += [(f"clip {i}", window_indices(st, clip, n), "C0") for i, st in enumerate(starts[1:])]
-    if "negatives" in policy:
+    if "negative" in policy:
         taken = [(st, st + clip.span(n)) for st in starts[1:]]
         rows += [(f"negative {i}", window_indices(st, clip, n), "C3")
-                 for i, st in enumerate(sample_negative_starts(rng, n, clip.span(n), 2, taken))]
+                 for i, st in enumerate(sample_negative_starts(rng, n, clip.span(n), 1, taken))]
     for y, (_, idx, colour) in enumerate(rows):
         ax.scatter(idx, [y] * len(idx), s=14, color=colour)
     ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=7)
@@ -157,7 +157,8 @@ print(summarize(df, METRIC).to_string(index=False))
 
 # %% [markdown]
 # ## One seed each: intra-video negatives, three clips, TSN jitter
-# Two more windows of the same video as negatives (TCLR's local-local loss), three independent
+# One more window of the same video as a negative (TCLR's local-local loss; two windows of 15
+# frames often do not fit beside the two positive clips in a 48-frame video), three independent
 # clips per video (rho-BYOL's sampling), and one sampling choice of the whole-video views:
 # TSN's per-segment jitter (each frame at random within its segment) against the default
 # shared offset (all frames move together, evenly spaced). Notebook 01 shows what the jitter
@@ -165,7 +166,7 @@ print(summarize(df, METRIC).to_string(index=False))
 
 # %%
 extras = {
-    "intra-video negatives": ["data.intra_negatives=2"],
+    "intra-video negatives": ["data.intra_negatives=1"],
     "rho clips (3)": ["data.policy=rho", "data.num_views=3"],
     "TSN jitter (long views)": ["data.long_jitter=segment"],
 }
