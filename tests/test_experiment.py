@@ -246,10 +246,11 @@ def test_the_default_is_the_simplest_candidate_the_seeds_cannot_tell_from_the_be
 
 @pytest.mark.slow
 def test_a_run_missing_from_runs_is_read_from_its_record_and_a_new_evaluation_trains_it(tiny_bench, tmp_path,
-                                                                                        monkeypatch):
+                                                                                        monkeypatch, capsys):
     import json
 
-    from vcl_core.experiment import data_digest, notebook_setup
+    from vcl_core import experiment
+    from vcl_core.experiment import data_digest, notebook_setup, save_results
 
     records = tmp_path / "records"
     exp = Experiment(data=str(tiny_bench), runs_dir=str(tmp_path / "runs"), smoke=True, verbose=False,
@@ -290,6 +291,18 @@ def test_a_run_missing_from_runs_is_read_from_its_record_and_a_new_evaluation_tr
     video = next((changed / "videos").iterdir())
     video.write_bytes(video.read_bytes()[:-1] + b"x")
     assert data_digest(Experiment(data=str(changed), smoke=True).config([], 0)) != saved["data_digest"]
+
+    # a notebook there reads the record all the same, and its results count the two draws it mixed
+    monkeypatch.setattr(experiment, "USED_RUNS", {})
+    monkeypatch.setattr(experiment, "USED_DRAWS", {})
+    mixed = Experiment(data=str(changed), runs_dir=str(tmp_path / "runs2"), smoke=True, record_dir=str(records),
+                       base=["eval.whole_frames=8"])  # the evaluation the record holds now
+    capsys.readouterr()
+    df = mixed.sweep({"default": [], "shorter": ["train.steps=2"]}, [0])
+    printed = [line for line in capsys.readouterr().out.splitlines() if "seed 0:" in line]
+    assert ["recorded, on another draw" in line for line in printed] == [True, False], printed
+    draws = json.loads(save_results(tmp_path / "r.json", "nb", df, True, "").read_text())["benchmark_draws"]
+    assert draws == {saved["data_digest"]: 1, data_digest(mixed.config([], 0)): 1}
 
     # notebooks find the records through $VCL_RECORDS (what `make figures RECORDS=...` sets)
     monkeypatch.setenv("VCL_RECORDS", str(records))

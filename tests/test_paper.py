@@ -34,6 +34,18 @@ def test_results_table_lists_every_notebook_that_has_results():
         assert f"## {f.stem}" in table
 
 
+def test_results_table_says_when_a_notebook_mixed_draws_of_the_benchmark(tmp_path):
+    import json
+
+    row = {"variant": "a", "protocol": "whole", "factor": "order", "metric": "linear_top1", "mean": 0.9, "std": 0.0,
+           "n": 1}
+    for name, draws in (("one", {"aaa": 3}), ("two", {"aaa": 2, "bbb": 1})):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"notebook": name, "rows": [row], "benchmark_draws": draws}))
+    one, two = results_table(tmp_path).split("## two")
+    assert "draws of the benchmark" not in one
+    assert "Its 3 runs were trained on 2 draws of the benchmark (runs per draw: `aaa` 2, `bbb` 1)" in two
+
+
 def test_generated_parts_of_readme_and_paper_are_up_to_date():
     from paper import render_docs
 

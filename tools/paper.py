@@ -262,6 +262,11 @@ def results_table(results_dir: str | Path = FIGURE_DIR / "results") -> str:
             lines.append(f"| {variant} | {protocol} | " + " | ".join(vals) + f" | {n} |")
         if data.get("conclusion"):
             lines += ["", f"*{data['conclusion']}*"]
+        draws = data.get("benchmark_draws") or {}
+        if len(draws) > 1:
+            lines += ["", f"Its {sum(draws.values())} runs were trained on {len(draws)} draws of the benchmark "
+                      "(runs per draw: " + ", ".join(f"`{d}` {n}" for d, n in draws.items()) + "): read across "
+                      "draws, a difference also holds the draws' own difference."]
         lines.append("")
     return "\n".join(lines)
 

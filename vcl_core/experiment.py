@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import time
+from collections import Counter
 from contextlib import contextmanager
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -230,6 +231,11 @@ def choose_default(scores, simplest_first: Sequence[str]) -> tuple[str, str]:
 #: already trained. :func:`save_results` writes it into the notebook's JSON.
 USED_RUNS: dict[str, float] = {}
 
+#: the benchmark draw (:func:`data_digest`) each of those runs was trained on: the current
+#: benchmark's for a run trained or found in ``runs/``, the record's for a run read from its
+#: record. :func:`save_results` counts them, so a notebook that mixes draws says so.
+USED_DRAWS: dict[str, str] = {}
+
 #: options added after runs were cached, with the value that reproduces what came before: left
 #: out of the hash at that value, so a new option does not orphan the runs trained before it
 HASHED_ONLY_IF_CHANGED = {("temporal", "background_p"): 0.0, ("temporal", "foreground_frac"): 0.4,
@@ -372,7 +378,7 @@ class Experiment:
         key = "-".join(blocks)
         replayed = self.from_record(cfg, key)
         if replayed is not None:
-            results, run_name = replayed
+            results, run_name, draw = replayed
         else:
             with run_lock(self.runs_dir, config_hash(cfg)):
                 out = self.run_dir(name, overrides, seed)  # after the lock: another job may have made it
@@ -382,19 +388,23 @@ class Experiment:
                 if results is None:
                     results = evaluate_run(out, json_path=eval_path, blocks=tuple(blocks), eval_cfg=cfg.eval)
             results["summary"] = res.summary
-            run_name = out.name
+            run_name, draw = out.name, data_digest(cfg)
             self.write_record(out, cfg, key, results)
         USED_RUNS[run_name] = round(float(results["summary"].get("wall_s") or 0.0) / 60, 2)
+        USED_DRAWS[run_name] = draw
         if self.verbose:
             main = results["tasks"]
+            other = ", on another draw of the benchmark" if draw != data_digest(cfg) else ""
             print(f"  {name:<22} seed {seed}: " + "  ".join(f"{k} {v['linear_top1']:.3f}" for k, v in main.items())
-                  + f"   ({time.time() - t0:.0f} s{', recorded' if replayed else ''})", flush=True)
+                  + f"   ({time.time() - t0:.0f} s{', recorded' if replayed else ''}{other})", flush=True)
         return results
 
-    def from_record(self, cfg: Config, key: str) -> tuple[dict, str] | None:
-        """``(results, run name)`` of the run of ``cfg`` from its record, evaluated as ``key``
-        with ``cfg.eval``, when :attr:`record_dir` has it and ``runs_dir`` does not hold the run
-        (a run there, finished or not, is always used instead); else ``None``."""
+    def from_record(self, cfg: Config, key: str) -> tuple[dict, str, str] | None:
+        """``(results, run name, benchmark draw it was trained on)`` of the run of ``cfg`` from
+        its record, evaluated as ``key`` with ``cfg.eval``, when :attr:`record_dir` has it and
+        ``runs_dir`` does not hold the run (a run there, finished or not, is always used
+        instead); else ``None``. The record is used even if the benchmark here is another draw
+        (:func:`data_digest`): that is counted in the notebook's results (:data:`USED_DRAWS`)."""
         if not self.record_dir:
             return None
         if any(Path(self.runs_dir).glob(f"*-{config_hash(cfg)}/checkpoints/last.ckpt")):
@@ -406,7 +416,7 @@ class Experiment:
         res = rec["evals"].get(key)
         if res is None or res["meta"].get("eval") != cfg.to_dict()["eval"]:
             return None
-        return {**res, "summary": rec["summary"]}, rec["run"]
+        return {**res, "summary": rec["summary"]}, rec["run"], rec["data_digest"]
 
     def write_record(self, out: Path, cfg: Config, key: str, results: dict) -> Path | None:
         """Add the evaluation ``key`` of the run in ``out`` to its record (written atomically);
@@ -529,7 +539,9 @@ def save_results(path: str | Path, notebook: str, df, smoke: bool, conclusion: s
     conclusion text the notebook printed, its tested ``claims`` (each :class:`Verdict`'s fields
     and sentence), ``training_minutes`` (every run this process used, :data:`USED_RUNS`, with
     its training wall minutes: the notebook's cost from an empty ``runs/``, whether or not they
-    were trained now) and any ``extra`` numbers.
+    were trained now), ``benchmark_draws`` (how many of those runs were trained on each draw
+    of the benchmark, :data:`USED_DRAWS`: more than one means records from another draw were
+    mixed in) and any ``extra`` numbers.
     """
     rows = []
     if df is not None and len(df):
@@ -540,7 +552,9 @@ def save_results(path: str | Path, notebook: str, df, smoke: bool, conclusion: s
                          "n": int(len(s))})
     payload = {"notebook": notebook, "smoke": smoke, "rows": rows, "conclusion": conclusion,
                **({"claims": [{**asdict(v), "text": str(v)} for v in claims]} if claims else {}),
-               **({"training_minutes": dict(sorted(USED_RUNS.items()))} if USED_RUNS else {}), **extra}
+               **({"training_minutes": dict(sorted(USED_RUNS.items()))} if USED_RUNS else {}),
+               **({"benchmark_draws": dict(Counter(USED_DRAWS.values()).most_common())} if USED_DRAWS else {}),
+               **extra}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1, sort_keys=False) + "\n")
