@@ -23,9 +23,10 @@
 # TCLR's local-local loss). Everything else (long views, temporal hard negatives, budget) is
 # fixed.
 #
-# **Runtime.** 18 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs already in
-# `runs/` are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
-# `figures/runtimes.json`, which `make figures` writes, and the notebook's results.
+# **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
+# in `runs/` are loaded, not retrained); its 12 runs trained for 5.8 h (one thread each); about a
+# minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
+# and the notebook's results.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute
@@ -100,7 +101,7 @@ for ax, (policy, k) in zip(axes, layouts.items()):
         ax.scatter(idx, [y] * len(idx), s=14, color=colour)
     ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=7)
     ax.set_ylim(-0.7, len(rows) - 0.3)
-    ax.set_title(f"{policy}" + (f" (gap between the two clips: {gap} frames)" if policy == "cvrl" else ""),
+    ax.set_title(f"{policy}" + (f" (gap between the two clips: {gap} frame{'s' * (gap != 1)})" if policy == "cvrl" else ""),
                  fontsize=9, loc="left")
 axes[-1].set_xlabel(f"frame of a {n}-frame video")
 savefig(fig, "02_timeline", ctx.figures)
@@ -178,6 +179,8 @@ fig, axes = plt.subplots(1, 2, figsize=(13, 3.8), sharey=True, gridspec_kw={"wid
 factor_bars(df, metric=METRIC, chance=ctx.chance, bounds=bounds, ax=axes[0],
             title=f"pair definitions, {len(ctx.seeds)} seeds (whole-video view)")
 factor_bars(dfx, metric=METRIC, chance=ctx.chance, bounds=bounds, ax=axes[1], title="one seed each")
+for ax in axes:  # below the axes: the bars reach the ceiling
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
 savefig(fig, "02_pair_definition", ctx.figures)
 
 # %% [markdown]
