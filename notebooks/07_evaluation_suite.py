@@ -14,8 +14,9 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vcl-core/vcl_core/blob/main/notebooks/07_evaluation_suite.ipynb)
 #
 # **Question.** What does each protocol say about the main recipes, and do they agree? Every
-# block of the evaluation suite runs on the frozen encoders of five runs (seed 0): random
-# initialisation, the reference recipe, MoCo with a queue, BYOL, and the supervised ceiling.
+# block of the evaluation suite runs on the frozen encoders of the three main recipes (the
+# reference, MoCo with a queue, BYOL; three seeds each, notebook 03's runs) and of the floor and
+# the ceiling (random initialisation and the supervised encoder; seed 0, notebook 01's runs).
 # Each number below carries its protocol: linear probe, kNN, retrieval R@k and fine-tuning
 # (never mixed), temporal sensitivity probes (playback speed, forward / reversed / shuffled
 # order), robustness to perturbations, seen vs unseen factor combinations, representation
@@ -69,7 +70,7 @@ recipes = {
 blocks = ("probes", "finetune", "temporal", "robustness", "generalisation", "diagnostics", "captioning")
 # the floor and the ceiling are notebook 01's runs of the default encoder (no reference base), loaded from the cache
 rec = pd.concat([ctx.experiment().records({"random init": RANDOM_INIT}, ctx.seeds[:1], blocks=blocks),
-                 exp.records(recipes, ctx.seeds[:1], blocks=blocks),
+                 exp.records(recipes, ctx.seeds, blocks=blocks),
                  ctx.experiment().records({"supervised": CEILING}, ctx.seeds[:1], blocks=blocks)])
 
 # %% [markdown]
@@ -119,19 +120,19 @@ cap = rec[(rec.block == "captioning") & (rec.protocol == "caption_decoder") & (r
           & (rec.condition == "")]
 fig, axes = plt.subplots(2, 3, figsize=(18, 8.5))
 sns.barplot(data=sel[sel.task.isin(["motion", "order"])], x="protocol_metric", y="value", hue="variant",
-            ax=axes[0, 0], errorbar=None)
+            ax=axes[0, 0], errorbar="sd")
 axes[0, 0].set(title="motion and order: protocols (mean of the two factors)", xlabel="", ylabel="accuracy / recall")
-sns.barplot(data=temporal, x="task", y="value", hue="variant", ax=axes[0, 1], errorbar=None)
+sns.barplot(data=temporal, x="task", y="value", hue="variant", ax=axes[0, 1], errorbar="sd")
 axes[0, 1].set(title="temporal sensitivity probes (clip level)", xlabel="", ylabel="linear top-1")
-sns.barplot(data=rob, x="condition", y="value", hue="variant", ax=axes[0, 2], errorbar=None)
+sns.barplot(data=rob, x="condition", y="value", hue="variant", ax=axes[0, 2], errorbar="sd")
 axes[0, 2].set(title="robustness: drop in linear top-1 (all factors)", xlabel="", ylabel="points lost (fraction)")
 sns.barplot(data=gen[gen.task.isin(["shape", "motion"])], x="condition", y="value", hue="variant", ax=axes[1, 0],
-            errorbar=None)
+            errorbar="sd")
 axes[1, 0].set(title="seen vs unseen (shape, motion) combinations", xlabel="", ylabel="linear top-1")
 d = diag.pivot_table(index="variant", columns="protocol", values="value").reset_index()
 sns.scatterplot(data=d, x="uniformity", y="effective_rank", hue="variant", s=90, ax=axes[1, 1])
 axes[1, 1].set(title="diagnostics (whole-video view)")
-sns.barplot(data=cap, x="task", y="value", hue="variant", ax=axes[1, 2], errorbar=None)
+sns.barplot(data=cap, x="task", y="value", hue="variant", ax=axes[1, 2], errorbar="sd")
 axes[1, 2].set(title="captioning: per-slot accuracy", xlabel="", ylabel="accuracy")
 for ax in axes.flat:
     if ax.get_legend():
@@ -141,14 +142,19 @@ savefig(fig, "07_evaluation_suite", ctx.figures)
 # %%
 lin = rec[(rec.block == "probes") & (rec.view == "whole") & (rec.protocol == "linear") & (rec.metric == "top1")]
 ft = rec[(rec.block == "finetune") & (rec.view == "whole")]
-pivot = lambda x: x.pivot_table(index="variant", columns="task", values="value", sort=False)  # noqa: E731
-lp, fp = pivot(lin), pivot(ft)
-speed = temporal[temporal.task == "playback_speed"].set_index("variant").value
-conclusion = ("Linear probe (whole view) vs fine-tuning (whole view), motion/order in %: "
-              + "; ".join(f"{v} {100 * lp.loc[v, 'motion']:.0f}/{100 * lp.loc[v, 'order']:.0f} vs "
-                          f"{100 * fp.loc[v, 'motion']:.0f}/{100 * fp.loc[v, 'order']:.0f}" for v in lp.index)
-              + ". Playback-speed probe: " + ", ".join(f"{k} {100 * x:.0f}%" for k, x in speed.items())
-              + ". One seed per recipe: read differences of a few points as noise.")
+def cell(x, variant, task):
+    """mean ± std over seeds in % (the std is 0 for one seed)"""
+    v = 100 * x[(x.variant == variant) & (x.task == task)].value
+    return f"{v.mean():.0f}" + (f" ± {v.std():.0f}" if len(v) > 1 else "")
+
+
+speed = temporal[temporal.task == "playback_speed"]
+conclusion = ("Linear probe vs fine-tuning (whole view), motion / order in %, mean ± std over "
+              f"{len(ctx.seeds)} seeds (floor and ceiling: seed 0): "
+              + "; ".join(f"{v} {cell(lin, v, 'motion')} / {cell(lin, v, 'order')} vs "
+                          f"{cell(ft, v, 'motion')} / {cell(ft, v, 'order')}" for v in lin.variant.unique())
+              + ". Playback-speed probe (clip level): "
+              + ", ".join(f"{v} {cell(speed, v, 'playback_speed')}%" for v in speed.variant.unique()) + ".")
 print(conclusion)
 tidy = lin.assign(protocol="whole", factor=lin.task, metric="linear_top1")[
     ["variant", "seed", "protocol", "factor", "metric", "value"]]
