@@ -179,8 +179,6 @@ fig, axes = plt.subplots(1, 2, figsize=(13, 3.8), sharey=True, gridspec_kw={"wid
 factor_bars(df, metric=METRIC, chance=ctx.chance, bounds=bounds, ax=axes[0],
             title=f"pair definitions, {len(ctx.seeds)} seeds (whole-video view)")
 factor_bars(dfx, metric=METRIC, chance=ctx.chance, bounds=bounds, ax=axes[1], title="one seed each")
-for ax in axes:  # below the axes: the bars reach the ceiling
-    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
 savefig(fig, "02_pair_definition", ctx.figures)
 
 # %% [markdown]

@@ -22,9 +22,10 @@
 # order), robustness to perturbations, seen vs unseen factor combinations, representation
 # diagnostics, and captioning. `vcl_core.eval.schema.PROTOCOL_DOCS` documents each in one line.
 #
-# **Runtime.** 6 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs already in
-# `runs/` are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
-# `figures/runtimes.json`, which `make figures` writes, and the notebook's results.
+# **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
+# in `runs/` are loaded, not retrained); its 11 runs trained for 4.3 h (one thread each); about a
+# minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
+# and the notebook's results.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute
@@ -126,11 +127,11 @@ sns.barplot(data=temporal, x="task", y="value", hue="variant", ax=axes[0, 1], er
 axes[0, 1].set(title="temporal sensitivity probes (clip level)", xlabel="", ylabel="linear top-1")
 sns.barplot(data=rob, x="condition", y="value", hue="variant", ax=axes[0, 2], errorbar="sd")
 axes[0, 2].set(title="robustness: drop in linear top-1 (all factors)", xlabel="", ylabel="points lost (fraction)")
-sns.barplot(data=gen[gen.task.isin(["shape", "motion"])], x="condition", y="value", hue="variant", ax=axes[1, 0],
-            errorbar="sd")
-axes[1, 0].set(title="seen vs unseen (shape, motion) combinations", xlabel="", ylabel="linear top-1")
-d = diag.pivot_table(index="variant", columns="protocol", values="value").reset_index()
-sns.scatterplot(data=d, x="uniformity", y="effective_rank", hue="variant", s=90, ax=axes[1, 1])
+sns.barplot(data=gen[gen.task == "motion"], x="condition", y="value", hue="variant", ax=axes[1, 0], errorbar="sd")
+axes[1, 0].set(title="motion on seen vs unseen (shape, motion) combinations", xlabel="", ylabel="linear top-1")
+d = diag.pivot_table(index="variant", columns="protocol", values="value").reset_index()  # mean over seeds
+sns.scatterplot(data=d, x="uniformity", y="effective_rank", hue="variant", hue_order=list(rec.variant.unique()),
+                s=90, ax=axes[1, 1])
 axes[1, 1].set(title="diagnostics (whole-video view)")
 sns.barplot(data=cap, x="task", y="value", hue="variant", ax=axes[1, 2], errorbar="sd")
 axes[1, 2].set(title="captioning: per-slot accuracy", xlabel="", ylabel="accuracy")
@@ -149,12 +150,16 @@ def cell(x, variant, task):
 
 
 speed = temporal[temporal.task == "playback_speed"]
-conclusion = ("Linear probe vs fine-tuning (whole view), motion / order in %, mean ± std over "
+conclusion = ("Linear probe vs fine-tuning (whole view, all test videos: unseen combinations included), "
+              "motion / order in %, mean ± std over "
               f"{len(ctx.seeds)} seeds (floor and ceiling: seed 0): "
               + "; ".join(f"{v} {cell(lin, v, 'motion')} / {cell(lin, v, 'order')} vs "
                           f"{cell(ft, v, 'motion')} / {cell(ft, v, 'order')}" for v in lin.variant.unique())
               + ". Playback-speed probe (clip level): "
-              + ", ".join(f"{v} {cell(speed, v, 'playback_speed')}%" for v in speed.variant.unique()) + ".")
+              + ", ".join(f"{v} {cell(speed, v, 'playback_speed')}%" for v in speed.variant.unique())
+              + ". Motion, linear probe on seen / unseen (shape, motion) combinations: "
+              + ", ".join(f"{v} {cell(gen[gen.condition == 'seen'], v, 'motion')} / "
+                          f"{cell(gen[gen.condition == 'unseen'], v, 'motion')}" for v in gen.variant.unique()) + ".")
 print(conclusion)
 tidy = lin.assign(protocol="whole", factor=lin.task, metric="linear_top1")[
     ["variant", "seed", "protocol", "factor", "metric", "value"]]

@@ -75,5 +75,6 @@ def factor_bars(df, protocol: str = "whole", metric: str = "linear_top1", chance
                 ax.hlines(b.loc["supervised", "mean"], i - 0.45, i + 0.45, colors="0.15", linestyles="--",
                           label="supervised (ceiling)" if i == 0 else None)
     ax.set(xlabel="", ylabel=f"{metric.replace('_', ' ')} ({protocol})", ylim=(0, 1), title=title or "")
-    ax.legend(fontsize=8, ncol=2, loc="upper right")
+    # below the axes: bars near the ceiling would hide under a legend inside them
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     return ax
