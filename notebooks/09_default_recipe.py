@@ -21,7 +21,7 @@
 # * the reference itself, and the current default (the reference with independent clips,
 #   `data.policy=rho`; notebook 02);
 # * one change each from 04, 05 and 06 (neighbouring clips plus the temporal-gap task, gated
-#   fusion, camera & lighting augmentation);
+#   fusion, camera-motion augmentation);
 # * the default plus both outline signals on clip-standardised input
 #   (`model.input_norm=clip method.patch_negatives=4 method.aux.reconstruct=1`: one seed read
 #   shape 87.5% against the default's 80.3%, and motion 82.5% against 96.6%; PAPER.md, section 5).
@@ -93,7 +93,7 @@ candidates = {
     "reference": [],
     "default: independent clips (02)": default,
     "gated fusion (05)": ["model.fusion=gate"],
-    "camera & lighting aug (06)": ["temporal.camera_p=0.5", "temporal.lighting_p=0.5"],
+    "camera motion aug (06)": ["temporal.camera_p=0.5"],
     "neighbours + temporal gap (04)": ["data.policy=cvrl", "method.aux.gap=0.5"],
     "default + outline signals, standardised input": default + ["model.input_norm=clip", "method.patch_negatives=4",
                                                                 "method.aux.reconstruct=1"],

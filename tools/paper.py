@@ -35,14 +35,16 @@ NOTEBOOK_INFO = {
     "03_momentum_vs_memory_bank": ("negatives", "A MoCo queue (more negatives) beats in-batch negatives; without "
                                    "negatives (BYOL) the recipe falls below them. Bank, batch, queue, hard negatives, "
                                    "temperature at one seed.", ["03_momentum_vs_memory_bank"]),
-    "04_clip_lengths_multiscale": ("temporal scales", "Multi-scale contrast with cross-scale alignment learns the "
-                                   "long-term factor better than either scale alone. Predictive tasks, memory.",
+    "04_clip_lengths_multiscale": ("temporal scales", "Multi-scale contrast learns the long-term factor better "
+                                   "than either scale alone. Cross-scale alignment, predictive tasks, memory at one "
+                                   "seed.",
                                    ["04_clip_lengths_multiscale"]),
     "05_fast_slow_fusion": ("encoder", "Two pathways beat the slow one alone on motion and the fast one alone on "
                             "shape and order. Fusion heads and temporal attention at one seed.",
                             ["05_fast_slow_fusion", "05_temporal_attention"]),
-    "06_augmentation_robustness": ("augmentation", "Camera and lighting augmentation buys invariance to them; "
-                                   "shuffling as an augmentation destroys order.", ["06_augmentation_robustness"]),
+    "06_augmentation_robustness": ("augmentation", "Camera-motion augmentation buys invariance to camera shake, "
+                                   "lighting augmentation to lighting drift; shuffling as an augmentation destroys "
+                                   "order.", ["06_augmentation_robustness"]),
     "07_evaluation_suite": ("evaluation", "Every protocol on the main recipes, each number with its protocol.",
                             ["07_evaluation_suite"]),
     "08_efficiency": ("efficiency", "Sharing one backbone across scales, and bf16 training, cost no accuracy. "
