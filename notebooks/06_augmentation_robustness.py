@@ -16,9 +16,9 @@
 # **Question.** Which augmentations buy invariance to nuisances (lighting, camera motion,
 # frame-rate change), and which destroy the temporal sensitivity we want? Each variant changes
 # one thing in the reference recipe, which already draws a lighting drift on every clip
-# (`temporal.lighting_p=1`) and no camera motion. The probes are trained on clean features and scored on
-# perturbed copies of the test set (lighting drift, camera shake, 2x frame rate, 30% frame
-# drops); we report the drop from clean accuracy. Shuffling is tried both ways: as an
+# (`temporal.lighting_p=1`) and no camera motion. The probes are trained on clean features
+# and scored on perturbed copies of the test set (lighting drift, camera shake, 2x frame
+# rate, 30% frame drops); we report the drop from clean accuracy. Shuffling is tried both ways: as an
 # augmentation (a shuffled clip is a positive) and as a negative (a shuffled clip must be told
 # apart). Frame dropping (a dropped frame repeats the last kept one), spatio-temporal tube
 # masking (half the cells hidden for the whole clip) and reversal as an augmentation (a clip
@@ -143,7 +143,6 @@ perturbed = perturbed.assign(protocol="whole", factor=perturbed.task, metric="to
 fig, axes = plt.subplots(1, 3, figsize=(19, 5.2), gridspec_kw={"width_ratios": [4, 2, 2]})
 factor_bars(df, metric=METRIC, chance=ctx.chance, bounds=bounds, ax=axes[0],
             title=f"clean accuracy (whole-video view; {len(ctx.seeds)} seeds for the first {len(main)}, 1 for the rest)")
-axes[0].legend(fontsize=7, ncol=2, loc="lower right")
 for ax, task in zip(axes[1:], ["motion", "order"]):
     sub = drops[drops.task == task].groupby(["variant", "condition"], sort=False).value.mean().unstack()
     sns.heatmap(100 * sub, annot=True, fmt=".0f", cmap="RdBu_r", center=0, ax=ax, cbar=False)

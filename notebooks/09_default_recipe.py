@@ -124,7 +124,6 @@ print("best:", best_variant, "| chosen by the rule:", chosen_variant, "| default
 fig, axes = plt.subplots(1, 2, figsize=(16, 4.2), gridspec_kw={"width_ratios": [3, 2]})
 factor_bars(df, metric=METRIC, chance=ctx.chance, bounds=bounds, ax=axes[0],
             title=f"candidates, whole-video view ({len(ctx.seeds)} seeds)")
-axes[0].legend(fontsize=7, ncol=2, loc="lower right")
 order = list(score.index)
 sns.barplot(data=per_run, y="variant", x="value", order=order, errorbar="sd", ax=axes[1], color="0.75")
 sns.stripplot(data=per_run, y="variant", x="value", order=order, ax=axes[1], color="k", size=4)
