@@ -134,7 +134,21 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
     state_kind = _check_run_dir(out, cfg, resume)
     if state_kind == "complete":
         return RunResult(out, json.loads((out / "summary.json").read_text()))
-    return Trainer(cfg, out, state_kind, progress).fit()
+    trainer = Trainer(cfg, out, state_kind, progress)
+    with _cpu_bf16_guard(trainer.fabric.device, cfg.train.precision):
+        return trainer.fit()
+
+
+def _cpu_bf16_guard(device, precision: str):
+    """bf16 autocast on a CPU without native bf16 (no AVX512-BF16/AMX): oneDNN's emulated bf16
+    Conv3d weight gradient came out non-finite at the first step (notebook 08's smoke run, an
+    AVX-512 Xeon); PyTorch's own kernels are used for that run instead. Elsewhere: no change."""
+    import contextlib
+
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    if device.type == "cpu" and precision.startswith("bf16") and not native:
+        return torch.backends.mkldnn.flags(enabled=False)
+    return contextlib.nullcontext()
 
 
 class Trainer:
