@@ -14,6 +14,7 @@ any step and resumed with ``resume=True`` sees exactly the batches an uninterrup
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -143,8 +144,6 @@ def _cpu_bf16_guard(device, precision: str):
     """bf16 autocast on a CPU without native bf16 (no AVX512-BF16/AMX): oneDNN's emulated bf16
     Conv3d weight gradient came out non-finite at the first step (notebook 08's smoke run, an
     AVX-512 Xeon); PyTorch's own kernels are used for that run instead. Elsewhere: no change."""
-    import contextlib
-
     native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
     if device.type == "cpu" and precision.startswith("bf16") and not native:
         return torch.backends.mkldnn.flags(enabled=False)
