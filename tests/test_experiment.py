@@ -6,6 +6,7 @@ import time
 import pytest
 
 from vcl_core.experiment import METRIC, Experiment, config_hash, run_lock, summarize, verdict
+from vcl_core.train import evaluate_run
 from paper import run_notebooks
 
 
@@ -275,6 +276,18 @@ def test_a_run_missing_from_runs_is_read_from_its_record_and_a_new_evaluation_tr
     assert data_digest(again.config([], 0)) == saved["data_digest"]  # the same files
     assert again.curve("default", [], 0) == trained  # every number, from the record ...
     assert not list(empty.glob("*/checkpoints"))  # ... without training
+
+    # an evaluation of more blocks answers for fewer, as evaluating those blocks alone would
+    exp.run("default", [], 0, ("probes", "robustness", "diagnostics"))
+    narrow = again.run("default", [], 0, ("probes", "robustness"))
+    assert not list(empty.glob("*/checkpoints"))  # from the record
+    alone = evaluate_run(run, blocks=("probes", "robustness"), device="cpu")
+
+    def timeless(res):
+        return {**res, "meta": {k: v for k, v in res["meta"].items() if k != "seconds"}}
+
+    assert timeless(json.loads(json.dumps(alone))) == timeless({k: v for k, v in narrow.items() if k != "summary"})
+    assert set(narrow["meta"]["seconds"]) == set(alone["meta"]["seconds"])
 
     # evaluated otherwise, the record has no answer: the run is trained
     other = Experiment(data=str(moved), runs_dir=str(empty), smoke=True, verbose=False, record_dir=str(records),

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from .eval.schema import BLOCKS, records
 from .train import evaluate_run, load_config, pretrain
 from .train.config import Config, config_from_dict, run_identity
 from .train.loop import snapshot_name
@@ -302,6 +303,21 @@ def cached_eval(path: Path, checkpoint: Path, cfg: Config) -> dict | None:
     return results if made_with == cfg.to_dict()["eval"] else None
 
 
+def select_blocks(results: dict, blocks: Sequence[str]) -> dict:
+    """An evaluation's results restricted to ``blocks``: what evaluating those blocks alone
+    writes. Blocks are computed one after another from the same cached features and probes
+    (fine-tuning works on a copy of the encoder), so none changes another's numbers."""
+    kept = [b for b in results["meta"]["blocks"] if b in blocks]
+    out = {k: v for k, v in results.items() if k in ("schema", *kept)}
+    out.update({k: results[k] if "probes" in kept else {} for k in ("tasks", "protocols", "chance")})
+    meta = results["meta"]
+    out["meta"] = {**meta, "blocks": kept,
+                   "blocks_not_requested": [b for b in BLOCKS if b not in kept and b not in meta["blocks_skipped"]],
+                   "seconds": {k: v for k, v in meta["seconds"].items() if k.removesuffix("_encoding") in kept}}
+    out["records"] = records(out)
+    return out
+
+
 @contextmanager
 def run_lock(runs_dir: str | Path, key: str):
     """Hold ``<runs_dir>/.locks/<key>.lock`` exclusively (blocking until it is free).
@@ -413,8 +429,13 @@ class Experiment:
         if not found:
             return None
         rec = json.loads(found[0].read_text())
+        wanted = cfg.to_dict()["eval"]
         res = rec["evals"].get(key)
-        if res is None or res["meta"].get("eval") != cfg.to_dict()["eval"]:
+        if res is None:  # an evaluation of more blocks holds these too (each block reads the same features)
+            blocks = key.split("-")
+            res = next((select_blocks(r, blocks) for k, r in sorted(rec["evals"].items(), key=lambda kv: len(kv[0]))
+                        if set(blocks) <= set(k.split("-")) <= set(BLOCKS) and r["meta"].get("eval") == wanted), None)
+        if res is None or res["meta"].get("eval") != wanted:
             return None
         return {**res, "summary": rec["summary"]}, rec["run"], rec["data_digest"]
 
@@ -488,8 +509,6 @@ class Experiment:
         """Like :meth:`sweep`, but every number of every requested evaluation block, as the
         tidy rows of :func:`vcl_core.eval.schema.records` plus ``variant`` and ``seed``."""
         import pandas as pd
-
-        from .eval.schema import records
 
         rows = []
         for name, overrides in variants.items():
