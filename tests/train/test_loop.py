@@ -161,3 +161,18 @@ def test_augmentation_on_the_batch_trains_the_same_run(tiny_bench, tiny_override
     la, lb = loss(tmp_path / "loader"), loss(tmp_path / "batch")
     assert lb[0] == pytest.approx(la[0], rel=1e-5)
     assert lb == pytest.approx(la, rel=1e-2)
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_on_a_cpu_without_native_bf16_runs_without_onednn(monkeypatch, native):
+    from vcl_core.train.loop import _cpu_bf16_guard
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    before = torch.backends.mkldnn.enabled
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    for device, precision, onednn in [(cpu, "bf16-mixed", native), (cpu, "32-true", True), (cpu, "16-mixed", True),
+                                      (cuda, "bf16-mixed", True)]:
+        with _cpu_bf16_guard(device, precision):
+            assert torch.backends.mkldnn.enabled == (onednn and before), (device, precision)
+        assert torch.backends.mkldnn.enabled == before  # restored after the run
