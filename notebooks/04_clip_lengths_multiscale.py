@@ -22,9 +22,10 @@
 # once instead). Every recipe is drawn between the random-init floor and the supervised
 # ceiling of the same encoder.
 #
-# **Runtime.** 14 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs already in
-# `runs/` are loaded, not retrained); about a minute with `SMOKE = True`. Generated from
-# `figures/runtimes.json`, which `make figures` writes, and the notebook's results.
+# **Runtime.** 0.2 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
+# in `runs/` are loaded, not retrained); its 21 runs trained for 11.6 h (one thread each); about a
+# minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
+# and the notebook's results.
 
 # %% tags=["parameters"]
 # SMOKE = True shrinks everything so CI runs the notebook in about a minute
