@@ -288,6 +288,12 @@ def test_a_run_missing_from_runs_is_read_from_its_record_and_a_new_evaluation_tr
 
     assert timeless(json.loads(json.dumps(alone))) == timeless({k: v for k, v in narrow.items() if k != "summary"})
     assert set(narrow["meta"]["seconds"]) == set(alone["meta"]["seconds"])
+    # so does one cached in the run's directory, and the record keeps only the evaluation made
+    local = exp.run("default", [], 0, ("probes", "robustness"))
+    assert timeless({k: v for k, v in local.items() if k != "summary"}) == timeless(json.loads(json.dumps(alone)))
+    assert local["summary"] == narrow["summary"]
+    assert not (run / "eval-probes-robustness.json").exists()  # not evaluated again
+    assert set(json.loads(path.read_text())["evals"]) == {"probes", "probes-step3", "probes-robustness-diagnostics"}
 
     # evaluated otherwise, the record has no answer: the run is trained
     other = Experiment(data=str(moved), runs_dir=str(empty), smoke=True, verbose=False, record_dir=str(records),

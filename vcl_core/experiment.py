@@ -318,6 +318,18 @@ def select_blocks(results: dict, blocks: Sequence[str]) -> dict:
     return out
 
 
+def answer(evals: dict[str, dict], blocks: Sequence[str]) -> tuple[str, dict] | None:
+    """Which of ``evals`` (``{"probes-robustness": results, ...}``, all made with the wanted eval
+    settings) answers a request for ``blocks``, and its answer: the evaluation of exactly those
+    blocks, else the narrowest one of more blocks restricted to them (:func:`select_blocks`);
+    ``None`` when none does."""
+    key = "-".join(blocks)
+    if key in evals:
+        return key, evals[key]
+    wider = sorted((k for k in evals if set(blocks) <= set(k.split("-")) <= set(BLOCKS)), key=len)
+    return (wider[0], select_blocks(evals[wider[0]], blocks)) if wider else None
+
+
 @contextmanager
 def run_lock(runs_dir: str | Path, key: str):
     """Hold ``<runs_dir>/.locks/<key>.lock`` exclusively (blocking until it is free).
@@ -387,7 +399,8 @@ class Experiment:
 
         ``blocks`` are the evaluation blocks (:mod:`vcl_core.eval.schema`); their results are
         cached in the run directory as ``eval-<blocks>.json`` (and in its record, with
-        :attr:`record_dir`).
+        :attr:`record_dir`). A cached evaluation of more blocks answers for fewer
+        (:func:`answer`).
         """
         cfg = self.config(overrides, seed)
         t0 = time.time()
@@ -399,13 +412,18 @@ class Experiment:
             with run_lock(self.runs_dir, config_hash(cfg)):
                 out = self.run_dir(name, overrides, seed)  # after the lock: another job may have made it
                 res = pretrain(cfg, out, resume=True, progress=False)
-                eval_path = out / f"eval-{key}.json"
-                results = cached_eval(eval_path, out / "checkpoints" / "last.ckpt", cfg)
-                if results is None:
-                    results = evaluate_run(out, json_path=eval_path, blocks=tuple(blocks), eval_cfg=cfg.eval)
-            results["summary"] = res.summary
+                last = out / "checkpoints" / "last.ckpt"
+                cached = {p.stem.removeprefix("eval-"): r for p in out.glob("eval-*.json")
+                          if (r := cached_eval(p, last, cfg)) is not None}
+                found = answer(cached, blocks)
+                if found is None:
+                    cached[key] = evaluate_run(out, json_path=out / f"eval-{key}.json", blocks=tuple(blocks),
+                                               eval_cfg=cfg.eval)
+                    found = key, cached[key]
+            used, results = found
+            results = {**results, "summary": res.summary}
             run_name, draw = out.name, data_digest(cfg)
-            self.write_record(out, cfg, key, results)
+            self.write_record(out, cfg, used, {**cached[used], "summary": res.summary})
         USED_RUNS[run_name] = round(float(results["summary"].get("wall_s") or 0.0) / 60, 2)
         USED_DRAWS[run_name] = draw
         if self.verbose:
@@ -430,13 +448,10 @@ class Experiment:
             return None
         rec = json.loads(found[0].read_text())
         wanted = cfg.to_dict()["eval"]
-        res = rec["evals"].get(key)
-        if res is None:  # an evaluation of more blocks holds these too (each block reads the same features)
-            blocks = key.split("-")
-            res = next((select_blocks(r, blocks) for k, r in sorted(rec["evals"].items(), key=lambda kv: len(kv[0]))
-                        if set(blocks) <= set(k.split("-")) <= set(BLOCKS) and r["meta"].get("eval") == wanted), None)
-        if res is None or res["meta"].get("eval") != wanted:
+        hit = answer({k: r for k, r in rec["evals"].items() if r["meta"].get("eval") == wanted}, key.split("-"))
+        if hit is None:
             return None
+        res = hit[1]
         return {**res, "summary": rec["summary"]}, rec["run"], rec["data_digest"]
 
     def write_record(self, out: Path, cfg: Config, key: str, results: dict) -> Path | None:
