@@ -413,8 +413,9 @@ class Experiment:
                 out = self.run_dir(name, overrides, seed)  # after the lock: another job may have made it
                 res = pretrain(cfg, out, resume=True, progress=False)
                 last = out / "checkpoints" / "last.ckpt"
-                cached = {p.stem.removeprefix("eval-"): r for p in out.glob("eval-*.json")
-                          if (r := cached_eval(p, last, cfg)) is not None}
+                cached = {k: r for p in out.glob("eval-*.json")  # not the snapshots' (eval-probes-step500)
+                          if set((k := p.stem.removeprefix("eval-")).split("-")) <= set(BLOCKS)
+                          and (r := cached_eval(p, last, cfg)) is not None}
                 found = answer(cached, blocks)
                 if found is None:
                     cached[key] = evaluate_run(out, json_path=out / f"eval-{key}.json", blocks=tuple(blocks),
