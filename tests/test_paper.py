@@ -113,15 +113,11 @@ def test_quickstart_note_reads_the_measured_numbers(tmp_path):
     assert "beats random initialisation on the order of the phases (long-term) and the direction" in note
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 changed the default recipe (time pool, reversed and rotate-reversed "
-                   "negatives, fast-stream contrast); notebook 09 reruns on it in issue 13 and this marker goes then")
 def test_the_default_recipe_is_the_best_candidate_of_notebook_09():
     """Issue 5: `vcl pretrain` with no --config uses the recipe the head-to-head picks (issue 13:
     the simplest candidate the seeds cannot tell from the best). Notebook 09 records which
     candidate has the same full config as the code's default."""
     import json
-
-    import pytest
 
     path = ROOT / "figures" / "results" / "09_default_recipe.json"
     if not path.exists():
