@@ -16,7 +16,8 @@ ONLY   ?=
 # the package as `pip install` ships it
 INSTALL ?= -e
 # notebooks executed side by side (cores/JOBS torch threads each); 0 = picked from the machine
-# (tools/paper.py default_jobs: 1 with a CUDA device, which every run then uses; 2 on a 2-core CPU)
+# (tools/paper.py default_jobs: 2 on a 2-core CPU, cores/2 on a larger one; with a CUDA device the runs
+# share it, cores/2 of them and at most 6)
 JOBS   ?= 0
 # run records to read runs missing from runs/ from, and to record the runs used in (figures/runs:
 # the paper's; `make figures RECORDS=figures/runs` re-renders every figure in minutes); empty:

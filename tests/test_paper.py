@@ -243,3 +243,17 @@ def test_the_committed_run_records_are_found_by_the_current_code():
         assert path.stem.endswith("-" + record_hash(cfg)), f"{path.name} is not named by its config's hash"
         for key, res in rec["evals"].items():
             assert res["meta"]["eval"] == cfg.to_dict()["eval"], f"{path.name}: {key} was evaluated otherwise"
+
+
+@pytest.mark.parametrize("cores, cuda, want", [(2, False, 2), (1, False, 1), (16, False, 8), (64, False, 8),
+                                               (16, True, 6), (8, True, 4), (2, True, 1)])
+def test_jobs_are_picked_from_the_core_count_and_the_gpu(monkeypatch, cores, cuda, want):
+    import os
+
+    import torch
+
+    import paper
+
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    assert paper.default_jobs() == want
