@@ -281,7 +281,7 @@ def default_jobs() -> int:
     """Notebooks to run side by side on this machine, picked from its core count. On a small
     CPU one per core (one-thread kernels train faster together than one multi-thread kernel
     alone), on a larger one one per two cores. With a CUDA device too: a run of this encoder
-    leaves the GPU mostly idle (its step waits on its loader and on kernel launches), so the runs
+    leaves the GPU mostly idle (its step waits on its loader and on small kernels), so the runs
     share it side by side. Measured on an H200 with 16 cores (bench/RESULTS.md, "GPU path"):
     6 reference runs side by side trained at 490 clips/s each, 3 at 520, so 6 do twice the work
     of 3. At most 6, the most measured there."""
