@@ -103,11 +103,19 @@ for name, cfg in {"none": TemporalAugmentConfig(), "drop 30%": TemporalAugmentCo
 # (the whole-video views get the lighting drift and nothing else), so what a shuffle scrambles
 # is the sub-second order of frames, the motion factor, not the order of the phases; motion is
 # checked too (added after the first two seeds read order *higher* with the shuffle).
+#
+# *+ camera-shake aug at test strength* was added after claim (1) failed for the camera: the
+# augmentation's default shake (std 0.005 frame widths) is a sixth of the test's (0.03), so this
+# variant trains with the test's shake (`temporal.camera_shake=0.03`, pans and zooms as before).
+# It is held to the same claim. Note that the temporal augmentations reach the short clips only,
+# while the probe reads the whole-video view: any invariance has to travel through the shared
+# backbone.
 
 # %%
 main = {
     "reference": [],
     "+ camera-motion aug": ["temporal.camera_p=0.5"],
+    "+ camera-shake aug at test strength": ["temporal.camera_p=0.5", "temporal.camera_shake=0.03"],
     "without lighting drift": ["temporal.lighting_p=0"],
     "+ shuffle as augmentation": ["temporal.shuffle_p=0.5"],
 }
@@ -165,7 +173,9 @@ savefig(fig, "06_augmentation_robustness", ctx.figures)
 # is better everywhere also reads higher under the perturbation without being any more invariant to it)
 change = drops.assign(protocol="whole", factor=drops.task, metric="change under " + drops.condition, value=-drops.value)
 claims = [verdict(change, a, b, f, metric=f"change under {c}")
-          for a, b, c in (("+ camera-motion aug", "reference", "camera_shake"), ("reference", "without lighting drift", "lighting"))
+          for a, b, c in (("+ camera-motion aug", "reference", "camera_shake"),
+                          ("+ camera-shake aug at test strength", "reference", "camera_shake"),
+                          ("reference", "without lighting drift", "lighting"))
           for f in ("shape", "motion", "order")]
 claims += [verdict(df, "+ shuffle as augmentation", "reference", f, bounds) for f in ("order", "motion")]
 for v in claims:
