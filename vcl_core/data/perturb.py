@@ -78,7 +78,7 @@ def apply_drop(x: Frames, keep: np.ndarray, mode: str = "hold") -> Frames:
         idx = np.flatnonzero(keep)
     else:
         raise ValueError(f"unknown drop mode {mode!r}; choose 'hold' or 'remove'")
-    return x[torch.from_numpy(idx)] if isinstance(x, torch.Tensor) else x[idx]
+    return x.index_select(0, torch.from_numpy(idx)) if isinstance(x, torch.Tensor) else x[idx]
 
 
 # ----------------------------------------------------------------------------- frame rate
@@ -130,7 +130,7 @@ def resample_clip(clip: torch.Tensor, speed: float, num_frames: int | None = Non
     t = clip.shape[0]
     n = t if num_frames is None else num_frames
     idx = torch.clamp(torch.floor(torch.arange(n, dtype=torch.float64) * speed + 1e-9).long(), max=t - 1)
-    return clip[idx]
+    return clip.index_select(0, idx.to(clip.device))
 
 
 def apply_speed(x: Frames, speed: float, num_video_frames: int | None = None, short: str = "pad") -> Frames:
@@ -207,7 +207,7 @@ def draw_order(rng: np.random.Generator, num_frames: int, reverse_p: float = 0.0
 
 def apply_permutation(x: Frames, perm: np.ndarray) -> Frames:
     """Reorder a clip ``(T, ...)`` or index array ``(T,)``: output ``k`` is ``x[perm[k]]``."""
-    return x[torch.from_numpy(np.asarray(perm))] if isinstance(x, torch.Tensor) else x[np.asarray(perm)]
+    return x.index_select(0, torch.from_numpy(np.asarray(perm))) if isinstance(x, torch.Tensor) else x[np.asarray(perm)]
 
 
 # ----------------------------------------------------------------------------- tube masking
