@@ -154,3 +154,24 @@ def test_batch_transform_matches_each_clip_on_its_own_padded_frames():
         torch.testing.assert_close(out[i], apply_spatial_views([c], [p], 24)[0], atol=2e-5, rtol=0)
     with pytest.raises(ValueError, match="2 parameter sets for 6 clips"):
         apply_spatial_batch(batch, params[:2], 24)
+
+
+def test_the_colour_clamp_with_per_channel_bounds_gives_the_number_bounds_result(monkeypatch):
+    """The jitter's clamp runs after normalisation; with channels that share MEAN and STD its
+    bounds are numbers, otherwise per-channel tensors: both must clamp the same values."""
+    from vcl_core.data import augment
+
+    g = torch.Generator().manual_seed(3)
+    clip = torch.randint(0, 256, (4, 30, 40, 3), generator=g, dtype=torch.uint8)
+    cfg = AugmentConfig(crop_size=16, jitter_p=1.0, grayscale_p=0.0, brightness=0.9, contrast=0.9)
+    params = [draw_spatial(np.random.default_rng(s), 30, 40, cfg) for s in range(6)]
+    assert isinstance(augment._NORM_RANGE[0], float)
+    want = [apply_spatial(clip, p, cfg) for p in params]
+    monkeypatch.setattr(augment, "_NORM_RANGE", (augment._NORM_B, augment._NORM_HI))
+    got = [apply_spatial(clip, p, cfg) for p in params]
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+    # strong jitter saturates: the clamp is exercised, at both ends
+    lo, hi = float(augment._NORM_B[0]), float(augment._NORM_HI[0])
+    flat = torch.cat([w.flatten() for w in want])
+    assert (flat <= lo + 1e-6).any() and (flat >= hi - 1e-6).any()
