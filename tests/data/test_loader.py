@@ -87,3 +87,21 @@ def test_gap_follows_the_policy_in_batches(tiny_bench, policy, check):
     ds = ContrastiveVideoDataset(idx.split("train")[:16], DecodeSource(32), sampling, AugmentConfig(crop_size=16))
     gaps = collate_views([ds[(0, i)] for i in range(16)])["gap"].tolist()
     assert all(check(g) for g in gaps)
+
+
+def _collate_and_report_sharing(batch):
+    out = collate_views(batch)
+    return out | {"views_shared": [v.is_shared() for v in out["views"]]}
+
+
+def test_a_worker_stacks_its_batch_straight_into_shared_memory(tiny_bench):
+    """Stacked in ordinary memory, a worker's batch would be copied again on its way out."""
+    ds = _dataset(tiny_bench)
+    order = [(0, i) for i in range(8)]
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, sampler=order, num_workers=1,
+                                         collate_fn=_collate_and_report_sharing)
+    batches = list(loader)
+    assert all(all(b["views_shared"]) for b in batches)
+    in_process = collate_views([ds[i] for i in order[:4]])  # no worker: plain memory
+    assert not any(v.is_shared() for v in in_process["views"])
+    torch.testing.assert_close(in_process["views"][0], batches[0]["views"][0])

@@ -122,6 +122,10 @@ _NORM_W = torch.diag(1 / torch.tensor(STD))
 _NORM_B = (-torch.tensor(MEAN) / torch.tensor(STD)).view(3, 1)
 _GRAY_NORM_W = _NORM_W @ _GRAY
 _NORM_HI = _NORM_B + (1 / torch.tensor(STD)).view(3, 1)  # [0, 1] -> [_NORM_B, _NORM_HI] per channel
+# the maps from 0..255 pixel values (what the resize gives) to normalised values, and the
+# normalisation's scale and shift as float64 arrays (the jitter's matrix is built in numpy)
+_NORM_W_255, _GRAY_NORM_W_255 = _NORM_W / 255.0, _GRAY_NORM_W / 255.0
+_NORM_SCALE_NP, _NORM_SHIFT_NP = 1 / np.asarray(STD, dtype=np.float64), -np.asarray(MEAN) / np.asarray(STD)
 # the clamp's bounds as numbers when every channel shares them (ten times faster than tensor bounds)
 _NORM_RANGE = ((float(_NORM_B[0]), float(_NORM_HI[0])) if bool((_NORM_B == _NORM_B[0]).all() and (_NORM_HI == _NORM_HI[0]).all())
                else (_NORM_B, _NORM_HI))
@@ -224,6 +228,24 @@ def _axis_matrix(n: int, start: int, length: int, size: int, antialias: bool, fl
     return blur_matrix(size, blur) @ m if blur > 0 else m  # blur of the resized image, folded in
 
 
+def _box_axis(n: int, start: int, length: int, size: int, antialias: bool, flip: bool, blur: float,
+              transpose: bool) -> torch.Tensor:
+    """:func:`_axis_matrix` restricted to the box's columns ``(size, length)`` (its zeros
+    outside the box dropped), transposed to ``(length, size)`` when asked, contiguous. Do not
+    modify the result: it may be cached (only without blur: a drawn sigma rarely repeats)."""
+    if blur == 0:
+        return _box_axis_sharp(n, start, length, size, antialias, flip, transpose)
+    m = _axis_matrix(n, start, length, size, antialias, flip, blur)[:, start:start + length]
+    return (m.T if transpose else m).contiguous()
+
+
+@functools.lru_cache(maxsize=8192)
+def _box_axis_sharp(n: int, start: int, length: int, size: int, antialias: bool, flip: bool,
+                    transpose: bool) -> torch.Tensor:
+    m = _crop_matrix(n, start, length, size, antialias, flip)[:, start:start + length]
+    return (m.T if transpose else m).contiguous()
+
+
 def apply_spatial_views(clips: Sequence[torch.Tensor], params: Sequence[SpatialParams], crop_size: int) -> list[torch.Tensor]:
     """Apply each clip's parameters to uint8 clips ``(T_v, H, W, C)`` of one frame size.
 
@@ -254,20 +276,24 @@ def apply_spatial_views(clips: Sequence[torch.Tensor], params: Sequence[SpatialP
         t, c = clip.shape[0], clip.shape[3]
         top, left, h, w = p.box
         shrink = w > s or h > s
-        ry = _axis_matrix(h_img, top, h, s, shrink, False, p.blur)[:, top:top + h]  # zero outside the box
-        rx = _axis_matrix(w_img, left, w, s, shrink, p.flip, p.blur)[:, left:left + w]
+        ry = _box_axis(h_img, top, h, s, shrink, False, p.blur, False)  # (s, h): zero outside the box, dropped
+        rxt = _box_axis(w_img, left, w, s, shrink, p.flip, p.blur, True)  # (w, s)
         x = clip[:, top:top + h, left:left + w].permute(3, 0, 1, 2).contiguous().float()  # (uint8 moves faster)
-        y = torch.mm(x.view(c * t * h, w), rx.T).view(c * t, h, s)  # every row resized: (C T, h, s)
-        y = torch.matmul(ry, y).view(c, t * s * s)  # then every column: (C, T s s), still 0..255
+        y = torch.mm(x.view(c * t * h, w), rxt).view(c * t, h, s)  # every row resized: (C T, h, s)
+        # then every column, one plane at a time; the expanded ``ry`` is a view (matmul would copy it)
+        y = torch.bmm(ry.expand(c * t, s, h), y).view(c, t * s * s)  # (C, T s s), still 0..255
         if p.jitter is None:
-            y = torch.addmm(_NORM_B, (_GRAY_NORM_W if p.gray else _NORM_W) / 255.0, y)
+            y = torch.addmm(_NORM_B, _GRAY_NORM_W_255 if p.gray else _NORM_W_255, y)
         else:
-            m, o = jitter_affine(p.jitter, float(_LUMA @ y.mean(1)) / 255.0)
-            m, o = torch.from_numpy(m / 255.0).float(), torch.from_numpy(o).float().view(3, 1)
+            m, o = jitter_affine(p.jitter, float(y.mean(1).numpy() @ _LUMA_NP) / 255.0)
             if p.gray:
-                y = torch.addmm(_NORM_B, _GRAY_NORM_W, torch.addmm(o, m, y).clamp_(0, 1))
+                mo = torch.from_numpy(np.concatenate([m / 255.0, o[:, None]], 1).astype(np.float32))
+                y = torch.addmm(_NORM_B, _GRAY_NORM_W, torch.addmm(mo[:, 3:], mo[:, :3], y).clamp_(0, 1))
             else:  # normalising is increasing per channel, so the clamp to [0, 1] moves past it
-                y = torch.addmm(_NORM_B + _NORM_W @ o, _NORM_W @ m, y).clamp_(*_NORM_RANGE)
+                # jitter then normalisation as one (3, 4) affine map, composed in numpy (float64)
+                mo = np.concatenate([m * (_NORM_SCALE_NP[:, None] / 255.0), (_NORM_SHIFT_NP + _NORM_SCALE_NP * o)[:, None]], 1)
+                mo = torch.from_numpy(mo.astype(np.float32))
+                y = torch.addmm(mo[:, 3:], mo[:, :3], y).clamp_(*_NORM_RANGE)
         out.append(y.view(c, t, s, s))
     return out
 

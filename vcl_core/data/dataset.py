@@ -227,13 +227,20 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
                            f"last errors: {failures[-3:]}. Run `vcl check-data` on the dataset.")
 
 
+def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.stack``; in a DataLoader worker, straight into shared memory (PyTorch's
+    ``default_collate`` does this): a batch in ordinary memory is copied into shared memory
+    again when the worker sends it, which costs about as much as the stack itself."""
+    return torch.utils.data.default_collate(tensors)
+
+
 def _stack_frames(clips: list[torch.Tensor]) -> torch.Tensor:
     """uint8 ``(T, H_i, W_i, C)`` clips -> ``(B, T, H, W, C)``, the smaller zero-padded at the
     bottom and right (videos of other aspect ratios decode to other frame sizes)."""
     h = max(c.shape[1] for c in clips)
     w = max(c.shape[2] for c in clips)
     if all(c.shape[1:3] == (h, w) for c in clips):
-        return torch.stack(clips)
+        return _stack(clips)
     out = torch.zeros((len(clips), clips[0].shape[0], h, w, clips[0].shape[3]), dtype=clips[0].dtype)
     for i, c in enumerate(clips):
         out[i, :, :c.shape[1], :c.shape[2]] = c
@@ -252,11 +259,11 @@ def collate_views(batch: list[dict]) -> dict:
     if any(b["layout"] != layout for b in batch):
         raise ValueError("collate_views: the items of a batch have different view layouts")
     on_batch = "spatial" in batch[0]
-    stack = _stack_frames if on_batch else torch.stack
+    stack = _stack_frames if on_batch else _stack
     out = {
         "layout": layout,
         "views": [stack([b["views"][v] for b in batch]) for v in range(n_views)],
-        "frame_indices": [torch.stack([b["frame_indices"][v] for b in batch]) for v in range(n_views)],
+        "frame_indices": [_stack([b["frame_indices"][v] for b in batch]) for v in range(n_views)],
         "index": torch.tensor([b["index"] for b in batch]),
         "video": torch.tensor([b["video"] for b in batch]),
         "video_frames": torch.tensor([b["video_frames"] for b in batch]),
@@ -266,7 +273,7 @@ def collate_views(batch: list[dict]) -> dict:
         "failures": [f for b in batch for f in b["failures"]],
     }
     for key in ("windows", "speed", "camera", "camera_recorded", "labels"):
-        out[key] = torch.stack([b[key] for b in batch])
+        out[key] = _stack([b[key] for b in batch])
     if on_batch:
         out["spatial"] = [[b["spatial"][v] for b in batch] for v in range(n_views)]
         out["crop_sizes"] = batch[0]["crop_sizes"]
