@@ -6,7 +6,10 @@ pipeline requests them):
 (a)  raw decord: ``VideoReader(path, width, height)`` + ``get_batch`` per sample, a fresh reader
      each time, as most video SSL code does; (a') the same with readers reused per process
 (b)  the full pipeline (sampling, temporal + spatial augmentation of every view, collate) decoding
-     on the fly with decord (:class:`DecodeSource`)
+     on the fly with decord (:class:`DecodeSource`); the DataLoader fetches a batch with
+     ``ContrastiveVideoDataset.__getitems__``, which decodes the next item in a background
+     thread while it augments this one when the loading processes leave a core free (0 or 1
+     workers on 2 cores); (a) decodes one request at a time
 (c)  the full pipeline reading the memory-mapped frame cache (:class:`FrameCache`); (c0) the
      cache read alone (the same indices as (a), nothing else): the cache's own speed-up
 (d)  the full pipeline decoding with PyAV

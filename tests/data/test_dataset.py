@@ -89,6 +89,35 @@ def test_bad_videos_are_replaced_and_reported(tiny_bench, tmp_path):
     assert {train[1].video_id, train[2].video_id, train[3].video_id} <= bad_ids
 
 
+def test_a_batch_read_ahead_in_a_thread_gives_the_items_one_by_one(tiny_bench, tmp_path, monkeypatch):
+    """``__getitems__`` (what a DataLoader calls) decodes the next item in a thread: the same
+    items, failures and replacements as ``ds[i]`` one at a time, bad videos included."""
+    import os
+
+    import vcl_core.data.dataset as dataset_module
+
+    root = tmp_path / "broken"
+    shutil.copytree(tiny_bench, root)
+    train = load_index(root).split("train")[:10]
+    truncate(train[4].path, 0.02)  # fails while probing (before the read is submitted)
+    a_ds, b_ds = (ContrastiveVideoDataset(train, DecodeSource(36), SAMPLING, AUG, seed=5) for _ in range(2))
+    for ds in (a_ds, b_ds):
+        ds.source.num_frames(train[1])
+    Path(train[1].path).unlink()  # probed, then gone: fails while decoding (in the thread)
+    monkeypatch.setattr(dataset_module, "_spare_core", lambda: True)  # whatever this machine's cores
+    keys = [(2, i) for i in range(len(train))]
+    one_by_one = [a_ds[k] for k in keys]
+    batch = b_ds.__getitems__(keys)
+    assert os.getpid() in dataset_module._THREADS  # the thread ran
+    assert [b["video"] for b in batch] == [a["video"] for a in one_by_one]
+    assert [b["failures"] for b in batch] == [a["failures"] for a in one_by_one]
+    assert "file not found" in one_by_one[1]["failures"][0] and one_by_one[4]["failures"]
+    for a, b in zip(one_by_one, batch):
+        for x, y in zip(a["views"], b["views"]):
+            assert torch.equal(x, y)
+        assert torch.equal(a["windows"], b["windows"]) and a["sample_seed"] == b["sample_seed"]
+
+
 def test_short_videos_loop_or_get_skipped(tmp_path):
     path = write_video(tmp_path / "short.mp4", moving_frames(3, 32, 32))
     recs = [VideoRecord(str(path), "short")]

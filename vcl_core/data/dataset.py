@@ -11,13 +11,16 @@ failure travels with the sample (``failures``) so the training loop can count an
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from .augment import AugmentConfig, apply_spatial_batch, apply_spatial_views, draw_spatial
-from .cache import FrameSource
+from .cache import DecodeSource, FrameSource
 from .decode import VideoDecodeError
 from .foreground import motion_mask, paste_foreground
 from .index import VideoRecord
@@ -25,6 +28,41 @@ from .views import ClipTooShort, SamplingConfig, ViewLayout, sample_negative_sta
 from .perturb import draw_speed
 from .temporal_augment import apply_clip_params, apply_frame_params, draw_clip_params, draw_frame_params
 from .tracks import recorded_camera_label
+
+
+class _Plan(NamedTuple):
+    """What :meth:`ContrastiveVideoDataset._plan` drew for one item before reading frames."""
+
+    rec: VideoRecord
+    n: int
+    specs: list
+    speeds: list
+    gap: int
+    wins: list
+    augs: list
+    params: list
+    frame_idx: list
+    union: np.ndarray
+
+
+_THREADS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _spare_core() -> bool:
+    """Whether the processes that load data (the DataLoader's workers, or this process when it
+    has none) are fewer than this process's cores, so a decode thread has a core to run on."""
+    info = torch.utils.data.get_worker_info()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return (info.num_workers if info is not None else 1) < cores
+
+
+def _decode_thread() -> ThreadPoolExecutor:
+    """This process's one background decode thread (a forked DataLoader worker gets its own:
+    the parent's thread does not exist in it)."""
+    pid = os.getpid()
+    if pid not in _THREADS:
+        _THREADS[pid] = ThreadPoolExecutor(1, thread_name_prefix="vcl-decode")
+    return _THREADS[pid]
 
 
 class ContrastiveVideoDataset(torch.utils.data.Dataset):
@@ -135,7 +173,8 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
             return clip
         return paste_foreground(clip, torch.from_numpy(np.ascontiguousarray(background)), motion_mask(clip, frac))
 
-    def _sample(self, j: int, rng: np.random.Generator) -> dict:
+    def _plan(self, j: int, rng: np.random.Generator) -> _Plan:
+        """Everything drawn before the frames are read: windows, frame indices, the union."""
         rec = self.records[j]
         s = self.sampling
         n = self._num_frames(j)
@@ -160,8 +199,11 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
         params = [draw_frame_params(rng, v.temporal, v.num_frames, sp) for v, sp in zip(specs, speeds)]
         frame_idx = [apply_frame_params(w, p) for w, p in zip(wins, params)]
         # decode the union once, then cut every view from it
-        union = np.unique(np.concatenate(frame_idx))
-        frames = self.source.read(rec, union)
+        return _Plan(rec, n, specs, speeds, gap, wins, augs, params, frame_idx, np.unique(np.concatenate(frame_idx)))
+
+    def _finish(self, j: int, rng: np.random.Generator, plan: _Plan, frames: np.ndarray) -> dict:
+        """The sample from its plan and the union's frames (drawing the rest from ``rng``)."""
+        rec, n, specs, speeds, gap, wins, augs, params, frame_idx, union = plan
         h, w = frames.shape[1:3]
         track = self.camera_tracks.get(rec.video_id) if self.camera_tracks is not None else None
         frames = torch.from_numpy(np.ascontiguousarray(frames))
@@ -210,12 +252,55 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
             RuntimeError: ``max_retries`` replacement videos in a row were unusable.
         """
         epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
+        return self._item(epoch, index, None)
+
+    def __getitems__(self, indices: Sequence[int | tuple[int, int]]) -> list[dict]:
+        """``[self[i] for i in indices]`` (a DataLoader asks for a batch this way), with item
+        ``k + 1``'s frames decoding in a background thread while item ``k`` is cut and
+        augmented (decord and PyTorch release the GIL). The items are the same: each one's
+        draws come from its own generator, in the same order.
+
+        Only for sources that decode (:class:`DecodeSource`; a cached read is too short to be
+        worth a thread), and only while the loading processes leave a core free
+        (:func:`_spare_core`): on 2 cores, 0 or 1 DataLoader workers, not 2 (``bench/loader.py``)."""
+        keys = [i if isinstance(i, tuple) else (self.epoch, i) for i in indices]
+        if not isinstance(self.source, DecodeSource) or not _spare_core():
+            return [self._item(e, i, None) for e, i in keys]
+        pool = _decode_thread()
+        ahead = self._start(*keys[0], pool) if keys else None
+        out = []
+        for k, (epoch, index) in enumerate(keys):
+            current, ahead = ahead, self._start(*keys[k + 1], pool) if k + 1 < len(keys) else None
+            out.append(self._item(epoch, index, current))
+        return out
+
+    def _rng(self, epoch: int, index: int, attempt: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, epoch, index, attempt])
+
+    def _start(self, epoch: int, index: int, pool: ThreadPoolExecutor):
+        """Draw item ``index``'s first attempt up to its read and submit the read to ``pool``;
+        ``None`` when the plan itself fails (:meth:`_item` then repeats it, with the same
+        generator, and records the failure)."""
+        rng = self._rng(epoch, index, 0)
+        try:
+            plan = self._plan(index, rng)
+        except (VideoDecodeError, ClipTooShort, OSError):
+            return None
+        return rng, plan, pool.submit(self.source.read, plan.rec, plan.union)
+
+    def _item(self, epoch: int, index: int, started) -> dict:
+        """Item ``index`` of ``epoch``; ``started`` is its first attempt from :meth:`_start`."""
         failures: list[str] = []
         j = index
         for attempt in range(self.sampling.max_retries + 1):
-            rng = np.random.default_rng([self.seed, epoch, index, attempt])
             try:
-                out = self._sample(j, rng)
+                if attempt == 0 and started is not None:
+                    rng, plan, frames = started[0], started[1], started[2].result()
+                else:
+                    rng = self._rng(epoch, index, attempt)
+                    plan = self._plan(j, rng)
+                    frames = self.source.read(plan.rec, plan.union)
+                out = self._finish(j, rng, plan, frames)
                 out.update(index=index, video=j, failures=failures, labels=self._labels[j])
                 return out
             except (VideoDecodeError, ClipTooShort, OSError) as e:
