@@ -122,10 +122,6 @@ _NORM_W = torch.diag(1 / torch.tensor(STD))
 _NORM_B = (-torch.tensor(MEAN) / torch.tensor(STD)).view(3, 1)
 _GRAY_NORM_W = _NORM_W @ _GRAY
 _NORM_HI = _NORM_B + (1 / torch.tensor(STD)).view(3, 1)  # [0, 1] -> [_NORM_B, _NORM_HI] per channel
-# the maps from 0..255 pixel values (what the resize gives) to normalised values, and the
-# normalisation's scale and shift as float64 arrays (the jitter's matrix is built in numpy)
-_NORM_W_255, _GRAY_NORM_W_255 = _NORM_W / 255.0, _GRAY_NORM_W / 255.0
-_NORM_SCALE_NP, _NORM_SHIFT_NP = 1 / np.asarray(STD, dtype=np.float64), -np.asarray(MEAN) / np.asarray(STD)
 # the clamp's bounds as numbers when every channel shares them (ten times faster than tensor bounds)
 _NORM_RANGE = ((float(_NORM_B[0]), float(_NORM_HI[0])) if bool((_NORM_B == _NORM_B[0]).all() and (_NORM_HI == _NORM_HI[0]).all())
                else (_NORM_B, _NORM_HI))
@@ -283,17 +279,14 @@ def apply_spatial_views(clips: Sequence[torch.Tensor], params: Sequence[SpatialP
         # then every column, one plane at a time; the expanded ``ry`` is a view (matmul would copy it)
         y = torch.bmm(ry.expand(c * t, s, h), y).view(c, t * s * s)  # (C, T s s), still 0..255
         if p.jitter is None:
-            y = torch.addmm(_NORM_B, _GRAY_NORM_W_255 if p.gray else _NORM_W_255, y)
+            y = torch.addmm(_NORM_B, (_GRAY_NORM_W if p.gray else _NORM_W) / 255.0, y)
         else:
-            m, o = jitter_affine(p.jitter, float(y.mean(1).numpy() @ _LUMA_NP) / 255.0)
+            m, o = jitter_affine(p.jitter, float(_LUMA @ y.mean(1)) / 255.0)
+            m, o = torch.from_numpy(m / 255.0).float(), torch.from_numpy(o).float().view(3, 1)
             if p.gray:
-                mo = torch.from_numpy(np.concatenate([m / 255.0, o[:, None]], 1).astype(np.float32))
-                y = torch.addmm(_NORM_B, _GRAY_NORM_W, torch.addmm(mo[:, 3:], mo[:, :3], y).clamp_(0, 1))
+                y = torch.addmm(_NORM_B, _GRAY_NORM_W, torch.addmm(o, m, y).clamp_(0, 1))
             else:  # normalising is increasing per channel, so the clamp to [0, 1] moves past it
-                # jitter then normalisation as one (3, 4) affine map, composed in numpy (float64)
-                mo = np.concatenate([m * (_NORM_SCALE_NP[:, None] / 255.0), (_NORM_SHIFT_NP + _NORM_SCALE_NP * o)[:, None]], 1)
-                mo = torch.from_numpy(mo.astype(np.float32))
-                y = torch.addmm(mo[:, 3:], mo[:, :3], y).clamp_(*_NORM_RANGE)
+                y = torch.addmm(_NORM_B + _NORM_W @ o, _NORM_W @ m, y).clamp_(*_NORM_RANGE)
         out.append(y.view(c, t, s, s))
     return out
 
