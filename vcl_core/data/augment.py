@@ -231,14 +231,17 @@ def _box_axis(n: int, start: int, length: int, size: int, antialias: bool, flip:
     modify the result: it may be cached (only without blur: a drawn sigma rarely repeats)."""
     if blur == 0:
         return _box_axis_sharp(n, start, length, size, antialias, flip, transpose)
-    m = _axis_matrix(n, start, length, size, antialias, flip, blur)[:, start:start + length]
-    return (m.T if transpose else m).contiguous()
+    return _restrict(_axis_matrix(n, start, length, size, antialias, flip, blur), start, length, transpose)
 
 
 @functools.lru_cache(maxsize=8192)
 def _box_axis_sharp(n: int, start: int, length: int, size: int, antialias: bool, flip: bool,
                     transpose: bool) -> torch.Tensor:
-    m = _crop_matrix(n, start, length, size, antialias, flip)[:, start:start + length]
+    return _restrict(_crop_matrix(n, start, length, size, antialias, flip), start, length, transpose)
+
+
+def _restrict(m: torch.Tensor, start: int, length: int, transpose: bool) -> torch.Tensor:
+    m = m[:, start:start + length]
     return (m.T if transpose else m).contiguous()
 
 
