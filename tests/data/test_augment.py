@@ -175,3 +175,21 @@ def test_the_colour_clamp_with_per_channel_bounds_gives_the_number_bounds_result
     lo, hi = float(augment._NORM_B[0]), float(augment._NORM_HI[0])
     flat = torch.cat([w.flatten() for w in want])
     assert (flat <= lo + 1e-6).any() and (flat >= hi - 1e-6).any()
+
+
+def test_spatial_views_write_into_given_tensors():
+    """``out=``: the same numbers in the caller's tensors (the dataset's batch rows), and a
+    clear error for a tensor of the wrong shape."""
+    from vcl_core.data.augment import apply_spatial_views
+
+    rng = np.random.default_rng(4)
+    cfg = AugmentConfig(crop_size=16, flip_p=0.5, grayscale_p=0.5, jitter_p=0.7, blur_p=0.3)
+    clips = [torch.from_numpy(rng.integers(0, 256, (t, 24, 28, 3), dtype=np.uint8)) for t in (4, 6, 4)]
+    params = [draw_spatial(rng, 24, 28, cfg) for _ in clips]
+    fresh = apply_spatial_views(clips, params, 16)
+    out = [torch.full((3, c.shape[0], 16, 16), float("nan")) for c in clips]
+    given = apply_spatial_views(clips, params, 16, out)
+    for f, g, o in zip(fresh, given, out):
+        assert g.data_ptr() == o.data_ptr() and torch.equal(f, o)
+    with pytest.raises(ValueError, match="out must be"):
+        apply_spatial_views(clips[:1], params[:1], 16, [torch.empty(3, 4, 16, 15)])

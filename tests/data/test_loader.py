@@ -105,3 +105,21 @@ def test_a_worker_stacks_its_batch_straight_into_shared_memory(tiny_bench):
     in_process = collate_views([ds[i] for i in order[:4]])  # no worker: plain memory
     assert not any(v.is_shared() for v in in_process["views"])
     torch.testing.assert_close(in_process["views"][0], batches[0]["views"][0])
+
+
+def test_a_batch_is_written_in_place_and_collated_without_a_copy(tiny_bench):
+    """``__getitems__`` writes each item's views into the rows of one tensor per view, and
+    ``collate_views`` hands that tensor back as it is; items in another order are stacked."""
+    ds = _dataset(tiny_bench)
+    order = [(0, i) for i in range(4)]
+    items = ds.__getitems__(order)
+    batch = collate_views(items)
+    for v, view in enumerate(batch["views"]):
+        assert view.data_ptr() == items[0]["views"][v].data_ptr()  # the rows' own tensor
+        assert items[1]["views"][v].data_ptr() == view[1].data_ptr()
+    one_by_one = collate_views([ds[i] for i in order])
+    for x, y in zip(batch["views"], one_by_one["views"]):
+        assert torch.equal(x, y)
+    shuffled = collate_views(items[::-1])  # not the rows in order: a stacked copy
+    for x, y in zip(shuffled["views"], one_by_one["views"]):
+        assert x.data_ptr() != items[3]["views"][0].data_ptr() and torch.equal(x, y.flip(0))

@@ -122,6 +122,13 @@ _NORM_W = torch.diag(1 / torch.tensor(STD))
 _NORM_B = (-torch.tensor(MEAN) / torch.tensor(STD)).view(3, 1)
 _GRAY_NORM_W = _NORM_W @ _GRAY
 _NORM_HI = _NORM_B + (1 / torch.tensor(STD)).view(3, 1)  # [0, 1] -> [_NORM_B, _NORM_HI] per channel
+# the same maps as numpy float32, for the jitter's per-clip composition: _NORM_W is diagonal, so
+# _NORM_W @ m is _INV_STD * m row by row, to the bit (the other terms are exact zeros), without
+# a PyTorch call per tiny product
+_INV_STD = (1 / torch.tensor(STD)).numpy().reshape(3, 1)
+_NORM_B_NP = _NORM_B.numpy()
+# the whole map of a clip without jitter, by grayscale; 0..255 in
+_PLAIN_W = {False: _NORM_W / 255.0, True: _GRAY_NORM_W / 255.0}
 # the clamp's bounds as numbers when every channel shares them (ten times faster than tensor bounds)
 _NORM_RANGE = ((float(_NORM_B[0]), float(_NORM_HI[0])) if bool((_NORM_B == _NORM_B[0]).all() and (_NORM_HI == _NORM_HI[0]).all())
                else (_NORM_B, _NORM_HI))
@@ -245,7 +252,8 @@ def _restrict(m: torch.Tensor, start: int, length: int, transpose: bool) -> torc
     return (m.T if transpose else m).contiguous()
 
 
-def apply_spatial_views(clips: Sequence[torch.Tensor], params: Sequence[SpatialParams], crop_size: int) -> list[torch.Tensor]:
+def apply_spatial_views(clips: Sequence[torch.Tensor], params: Sequence[SpatialParams], crop_size: int,
+                        out: Sequence[torch.Tensor | None] | None = None) -> list[torch.Tensor]:
     """Apply each clip's parameters to uint8 clips ``(T_v, H, W, C)`` of one frame size.
 
     Per clip: the crop box is cut and turned into float planes ``(C, T, h, w)`` (the one copy
@@ -260,8 +268,13 @@ def apply_spatial_views(clips: Sequence[torch.Tensor], params: Sequence[SpatialP
     pair of products over every frame of every clip (which has to broadcast the matrices over
     frames and channels, and multiplies the pixels outside the box by zero): ``bench/loader.py``.
 
+    Args:
+        out: where to write each clip's result, a contiguous float32 ``(C, T_v, s, s)`` or
+            ``None`` (a new tensor); the dataset passes the rows of its batch tensor, so the
+            batch needs no stacking afterwards.
+
     Returns:
-        one normalised float ``(C, T_v, s, s)`` per clip.
+        one normalised float ``(C, T_v, s, s)`` per clip (``out``'s where given).
 
     Raises:
         ValueError: the clips differ in frame size.
@@ -270,8 +283,8 @@ def apply_spatial_views(clips: Sequence[torch.Tensor], params: Sequence[SpatialP
     if any(c.shape[1:3] != (h_img, w_img) for c in clips):
         raise ValueError("apply_spatial_views needs clips of one frame size")
     s = crop_size
-    out = []
-    for clip, p in zip(clips, params):
+    results = []
+    for clip, p, dst in zip(clips, params, out if out is not None else [None] * len(clips)):
         t, c = clip.shape[0], clip.shape[3]
         top, left, h, w = p.box
         shrink = w > s or h > s
@@ -281,17 +294,23 @@ def apply_spatial_views(clips: Sequence[torch.Tensor], params: Sequence[SpatialP
         y = torch.mm(x.view(c * t * h, w), rxt).view(c * t, h, s)  # every row resized: (C T, h, s)
         # then every column, one plane at a time; the expanded ``ry`` is a view (matmul would copy it)
         y = torch.bmm(ry.expand(c * t, s, h), y).view(c, t * s * s)  # (C, T s s), still 0..255
+        if dst is not None and (dst.shape != (c, t, s, s) or dst.dtype != y.dtype or not dst.is_contiguous()):
+            raise ValueError(f"apply_spatial_views: out must be a contiguous {y.dtype} {(c, t, s, s)}, got "
+                             f"{dst.dtype} {tuple(dst.shape)}")
+        res = dst.view(c, t * s * s) if dst is not None else None
         if p.jitter is None:
-            y = torch.addmm(_NORM_B, (_GRAY_NORM_W if p.gray else _NORM_W) / 255.0, y)
+            y = torch.addmm(_NORM_B, _PLAIN_W[p.gray], y, out=res)
         else:
             m, o = jitter_affine(p.jitter, float(_LUMA @ y.mean(1)) / 255.0)
-            m, o = torch.from_numpy(m / 255.0).float(), torch.from_numpy(o).float().view(3, 1)
+            m, o = (m / 255.0).astype(np.float32), o.astype(np.float32).reshape(3, 1)
             if p.gray:
-                y = torch.addmm(_NORM_B, _GRAY_NORM_W, torch.addmm(o, m, y).clamp_(0, 1))
+                y = torch.addmm(_NORM_B, _GRAY_NORM_W, torch.addmm(torch.from_numpy(o), torch.from_numpy(m), y).clamp_(0, 1),
+                                out=res)
             else:  # normalising is increasing per channel, so the clamp to [0, 1] moves past it
-                y = torch.addmm(_NORM_B + _NORM_W @ o, _NORM_W @ m, y).clamp_(*_NORM_RANGE)
-        out.append(y.view(c, t, s, s))
-    return out
+                y = torch.addmm(torch.from_numpy(_NORM_B_NP + _INV_STD * o), torch.from_numpy(_INV_STD * m), y,
+                                out=res).clamp_(*_NORM_RANGE)
+        results.append(y.view(c, t, s, s))
+    return results
 
 
 def apply_spatial_batch(clips: torch.Tensor, params: Sequence[SpatialParams], crop_size: int) -> torch.Tensor:
