@@ -9,7 +9,9 @@ pipeline requests them):
      on the fly with decord (:class:`DecodeSource`); the DataLoader fetches a batch with
      ``ContrastiveVideoDataset.__getitems__``, which decodes the next item in a background
      thread while it augments this one when the loading processes leave a core free (0 or 1
-     workers on 2 cores); (a) decodes one request at a time
+     workers on 2 cores), and writes every item's views straight into the batch's tensors
+     (shared memory in a worker), so the collate stacks nothing; (a) decodes one request at a
+     time and sends nothing back to the main process
 (c)  the full pipeline reading the memory-mapped frame cache (:class:`FrameCache`); (c0) the
      cache read alone (the same indices as (a), nothing else): the cache's own speed-up
 (d)  the full pipeline decoding with PyAV

@@ -53,7 +53,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from vcl_core.experiment import METRIC, REFERENCE, compare, notebook_setup, save_results, summarize, verdict
+from vcl_core.experiment import METRIC, REFERENCE, notebook_setup, save_results, summarize, verdict
 from vcl_core.viz import factor_bars, savefig
 
 ctx = notebook_setup(DATA, RUNS, FIGURES, SMOKE, SEEDS)

@@ -26,6 +26,7 @@ function of the seed that made the generator.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -103,7 +104,7 @@ class ViewSpec:
         """Source frames covered by the view."""
         if self.whole:
             return num_video_frames
-        return int(np.floor((self.num_frames - 1) * self.stride + 1e-9)) + 1
+        return math.floor((self.num_frames - 1) * self.stride + 1e-9) + 1
 
 
 #: what a view of a training sample is for: a whole-video view, a clip view, or another window
@@ -303,7 +304,7 @@ def _clip_starts(rng, num_video_frames, views, policy, min_gap, max_gap) -> tupl
     room = [max(0, n - s) for s in spans]
     if policy == "same" or len(views) == 1:
         centre = rng.uniform(0, n)
-        starts = [int(np.clip(round(centre - s / 2), 0, r)) for s, r in zip(spans, room)]
+        starts = [min(max(round(centre - s / 2), 0), r) for s, r in zip(spans, room)]  # np.clip: 10x slower
     elif policy == "rho":
         starts = [int(rng.integers(0, r + 1)) for r in room]
     else:
