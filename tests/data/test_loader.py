@@ -91,17 +91,23 @@ def test_gap_follows_the_policy_in_batches(tiny_bench, policy, check):
 
 def _collate_and_report_sharing(batch):
     out = collate_views(batch)
-    return out | {"views_shared": [v.is_shared() for v in out["views"]]}
+    tensors = [t for v in out.values() for t in (v if isinstance(v, list) else [v]) if isinstance(t, torch.Tensor)]
+    return out | {"views_shared": [v.is_shared() for v in out["views"]],
+                  "blocks": len({t.untyped_storage().data_ptr() for t in tensors}),
+                  "dtypes": len({t.dtype for t in tensors})}
 
 
 def test_a_worker_stacks_its_batch_straight_into_shared_memory(tiny_bench):
-    """Stacked in ordinary memory, a worker's batch would be copied again on its way out."""
+    """Stacked in ordinary memory, a worker's batch would be copied again on its way out; and
+    it is three blocks of memory, one file descriptor each to send, not one per tensor."""
     ds = _dataset(tiny_bench)
     order = [(0, i) for i in range(8)]
     loader = torch.utils.data.DataLoader(ds, batch_size=4, sampler=order, num_workers=1,
                                          collate_fn=_collate_and_report_sharing)
     batches = list(loader)
     assert all(all(b["views_shared"]) for b in batches)
+    # the views; the small float32 tensors (speed, camera); the int64 ones (indices, windows, labels)
+    assert [(b["blocks"], b["dtypes"]) for b in batches] == [(3, 2)] * len(batches)
     in_process = collate_views([ds[i] for i in order[:4]])  # no worker: plain memory
     assert not any(v.is_shared() for v in in_process["views"])
     torch.testing.assert_close(in_process["views"][0], batches[0]["views"][0])

@@ -11,6 +11,7 @@ failure travels with the sample (``failures``) so the training loop can count an
 """
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -226,10 +227,11 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
             views, extra = clips, {"spatial": spatial, "crop_sizes": [a.crop_size for a in augs]}
         else:
             views = [None] * len(clips)
+            rows_out = None if rows is None else rows.get([(c.shape[3], len(c), a.crop_size, a.crop_size)
+                                                           for c, a in zip(clips, augs)])
             for size in sorted({a.crop_size for a in augs}):  # all views of one output size at once
                 group = [i for i, a in enumerate(augs) if a.crop_size == size]
-                dst = None if rows is None else [rows.get(i, (clips[i].shape[3], len(clips[i]), size, size))
-                                                 for i in group]
+                dst = None if rows is None else [rows_out[i] for i in group]
                 for i, v in zip(group, apply_spatial_views([clips[i] for i in group], [spatial[i] for i in group], size,
                                                            dst)):
                     views[i] = v
@@ -319,28 +321,36 @@ class ContrastiveVideoDataset(torch.utils.data.Dataset):
                            f"last errors: {failures[-3:]}. Run `vcl check-data` on the dataset.")
 
 
+def _empty(numel: int, dtype: torch.dtype) -> torch.Tensor:
+    """A flat tensor, in shared memory inside a DataLoader worker (as ``default_collate``
+    allocates there: what a worker sends must be in shared memory, or it is copied there)."""
+    if torch.utils.data.get_worker_info() is None:
+        return torch.empty(numel, dtype=dtype)
+    storage = torch.UntypedStorage._new_shared(numel * dtype.itemsize)
+    return torch.empty(0, dtype=dtype).set_(storage, 0, (numel,))
+
+
 class _BatchViews:
-    """One float tensor ``(B, C, T_v, s, s)`` per view of a batch, made when its first row is
-    asked for, in shared memory inside a DataLoader worker (as ``default_collate`` makes its
-    batches); :meth:`ContrastiveVideoDataset.__getitems__` has item ``k``'s views written into
-    row ``k``, and :func:`collate_views` then takes the tensor whole instead of stacking the
-    rows (a copy that cost 8% of the loader's throughput with 2 workers on 2 cores)."""
+    """The views of a batch, ``(B, C, T_v, s, s)`` float tensors laid out one after another in
+    one block of memory (:func:`_empty`), made when the first item asks for its rows.
+
+    :meth:`ContrastiveVideoDataset.__getitems__` has item ``k``'s views written into row ``k``,
+    and :func:`collate_views` takes each view's tensor whole instead of stacking the rows (a
+    copy that cost 8% of the loader's throughput with 2 workers on 2 cores); one block is one
+    file descriptor for a worker to send, where one per view cost ~0.1 ms each to receive."""
 
     def __init__(self, size: int):
-        self.size, self.views = size, {}
+        self.size, self.views = size, None
 
     def row(self, k: int) -> _Row:
         return _Row(self, k)
 
-    def tensor(self, view: int, shape: tuple[int, ...]) -> torch.Tensor:
-        if view not in self.views:
-            shape = (self.size, *shape)
-            if torch.utils.data.get_worker_info() is None:
-                self.views[view] = torch.empty(shape)
-            else:  # as default_collate allocates in a worker
-                storage = torch.UntypedStorage._new_shared(4 * int(np.prod(shape)))
-                self.views[view] = torch.empty(0, dtype=torch.float32).set_(storage, 0, shape)
-        return self.views[view]
+    def tensors(self, shapes: list[tuple[int, ...]]) -> list[torch.Tensor]:
+        if self.views is None:
+            sizes = [self.size * math.prod(s) for s in shapes]
+            flat, offsets = _empty(sum(sizes), torch.float32), np.cumsum([0, *sizes])
+            self.views = [flat[o:o + n].view(self.size, *s) for o, n, s in zip(offsets, sizes, shapes)]
+        return self.views
 
 
 class _Row(NamedTuple):
@@ -349,11 +359,12 @@ class _Row(NamedTuple):
     batch: _BatchViews
     k: int
 
-    def get(self, view: int, shape: tuple[int, ...]) -> torch.Tensor | None:
-        """Row ``k`` of view ``view``'s tensor; ``None`` (the item makes its own) when the
+    def get(self, shapes: list[tuple[int, ...]]) -> list[torch.Tensor | None]:
+        """Row ``k`` of each view's tensor; ``None`` (the item makes its own) for a view whose
         tensor was made for another shape."""
-        t = self.batch.tensor(view, shape)
-        return t[self.k] if tuple(t.shape[1:]) == tuple(shape) else None
+        views = self.batch.tensors(shapes)
+        return [views[i][self.k] if i < len(views) and tuple(views[i].shape[1:]) == tuple(s) else None
+                for i, s in enumerate(shapes)]
 
 
 def _stack_views(views: list[torch.Tensor]) -> torch.Tensor:
@@ -364,17 +375,47 @@ def _stack_views(views: list[torch.Tensor]) -> torch.Tensor:
 
 
 def _whole(tensors: list[torch.Tensor]) -> torch.Tensor | None:
-    """The tensor whose rows ``tensors`` are, in order and all of it, or ``None``."""
+    """The tensor whose consecutive rows ``tensors`` are, or ``None``."""
     first = tensors[0]
-    storage = first.untyped_storage()
-    n, size = len(tensors), first.numel()
-    if not (first.is_contiguous() and first.storage_offset() == 0 and storage.nbytes() == n * size * first.element_size()):
-        return None
+    storage, start, size = first.untyped_storage(), first.storage_offset(), first.numel()
     for k, t in enumerate(tensors):
         if not (t.untyped_storage().data_ptr() == storage.data_ptr() and t.dtype == first.dtype
-                and t.shape == first.shape and t.is_contiguous() and t.storage_offset() == k * size):
+                and t.shape == first.shape and t.is_contiguous() and t.storage_offset() == start + k * size):
             return None
-    return first.new_empty(0).set_(storage, 0, (n, *first.shape))
+    return first.new_empty(0).set_(storage, start, (len(tensors), *first.shape))
+
+
+def _packed(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    """``tensors`` (one dtype) copied into one block of memory (:func:`_empty`), as views of
+    it: a worker sends one file descriptor for them all, where one each cost the training
+    process 1.3-2.4 ms a batch to receive for the 13 small tensors of a batch (0.4 packed)."""
+    flat = _empty(sum(t.numel() for t in tensors), tensors[0].dtype)
+    out, o = [], 0
+    for t in tensors:
+        out.append(flat[o:o + t.numel()].view(t.shape).copy_(t))
+        o += t.numel()
+    return out
+
+
+def _packed_by_dtype(tensors: dict[str, torch.Tensor | list[torch.Tensor]]) -> dict:
+    """The same dict (values: tensors, or lists of them) with every tensor moved into one block
+    of memory per dtype (:func:`_packed`)."""
+    out = {k: list(v) if isinstance(v, list) else v for k, v in tensors.items()}
+
+    def at(k, i):
+        return out[k] if i is None else out[k][i]
+
+    by_dtype: dict[torch.dtype, list] = {}
+    for k, v in out.items():
+        for i in range(len(v)) if isinstance(v, list) else [None]:
+            by_dtype.setdefault(at(k, i).dtype, []).append((k, i))
+    for slots in by_dtype.values():
+        for (k, i), t in zip(slots, _packed([at(k, i) for k, i in slots])):
+            if i is None:
+                out[k] = t
+            else:
+                out[k][i] = t
+    return out
 
 
 def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
@@ -410,20 +451,24 @@ def collate_views(batch: list[dict]) -> dict:
         raise ValueError("collate_views: the items of a batch have different view layouts")
     on_batch = "spatial" in batch[0]
     stack = _stack_frames if on_batch else _stack_views
-    out = {
-        "layout": layout,
-        "views": [stack([b["views"][v] for b in batch]) for v in range(n_views)],
-        "frame_indices": [_stack([b["frame_indices"][v] for b in batch]) for v in range(n_views)],
+    small = {
+        "frame_indices": [torch.stack([b["frame_indices"][v] for b in batch]) for v in range(n_views)],
         "index": torch.tensor([b["index"] for b in batch]),
         "video": torch.tensor([b["video"] for b in batch]),
         "video_frames": torch.tensor([b["video_frames"] for b in batch]),
         "gap": torch.tensor([b["gap"] for b in batch]),
         "sample_seed": torch.tensor([b["sample_seed"] for b in batch], dtype=torch.long),
+    } | {key: torch.stack([b[key] for b in batch]) for key in ("windows", "speed", "camera", "camera_recorded",
+                                                                "labels")}
+    if torch.utils.data.get_worker_info() is not None:
+        small = _packed_by_dtype(small)
+    out = {
+        "layout": layout,
+        "views": [stack([b["views"][v] for b in batch]) for v in range(n_views)],
+        **small,
         "video_id": [b["video_id"] for b in batch],
         "failures": [f for b in batch for f in b["failures"]],
     }
-    for key in ("windows", "speed", "camera", "camera_recorded", "labels"):
-        out[key] = _stack([b[key] for b in batch])
     if on_batch:
         out["spatial"] = [[b["spatial"][v] for b in batch] for v in range(n_views)]
         out["crop_sizes"] = batch[0]["crop_sizes"]
