@@ -33,8 +33,8 @@ NOTEBOOK_INFO = {
                            "default) teach more about time than two views of one segment.",
                            ["02_pair_definition", "02_timeline", "02_cvrl_gap"]),
     "03_momentum_vs_memory_bank": ("negatives", "A MoCo queue (more negatives) beats in-batch negatives; without "
-                                   "negatives (BYOL) the recipe falls below them. Bank, batch, queue, hard negatives, "
-                                   "temperature at one seed.", ["03_momentum_vs_memory_bank"]),
+                                   "negatives (BYOL) the recipe falls below them. Batch and queue size at three seeds; "
+                                   "bank, hard negatives, temperature at one.", ["03_momentum_vs_memory_bank"]),
     "04_clip_lengths_multiscale": ("temporal scales", "Multi-scale contrast learns the long-term factor better "
                                    "than either scale alone. Cross-scale alignment, predictive tasks, memory at one "
                                    "seed.",
