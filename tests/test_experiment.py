@@ -246,6 +246,30 @@ def test_the_default_is_the_simplest_candidate_the_seeds_cannot_tell_from_the_be
 
 
 @pytest.mark.slow
+def test_weights_asked_for_beside_a_record_are_the_recorded_run_trained_once(tiny_bench, tmp_path):
+    import torch
+
+    from vcl_core.train import load_run
+
+    records = tmp_path / "records"
+    first = Experiment(data=str(tiny_bench), runs_dir=str(tmp_path / "a"), smoke=True, verbose=False,
+                       record_dir=str(records))
+    first.run("default", [], 0)
+    other = Experiment(data=str(tiny_bench), runs_dir=str(tmp_path / "b"), smoke=True, verbose=False,
+                       record_dir=str(records))
+    other.run("default", [], 0)
+    assert not list((tmp_path / "b").glob("*/checkpoints"))  # the record answers the evaluation ...
+    out = other.trained("default", [], 0)  # ... but not for the weights
+    ckpt = out / "checkpoints" / "last.ckpt"
+    stamp = ckpt.stat().st_mtime_ns
+    (_, want), (_, got) = load_run(first.run_dir("default", [], 0)), load_run(out)
+    assert list(want.state_dict()) == list(got.state_dict())
+    for k, v in want.state_dict().items():
+        torch.testing.assert_close(got.state_dict()[k], v, rtol=0, atol=0, msg=k)
+    assert other.trained("default", [], 0) == out and ckpt.stat().st_mtime_ns == stamp  # not trained again
+
+
+@pytest.mark.slow
 def test_a_run_missing_from_runs_is_read_from_its_record_and_a_new_evaluation_trains_it(tiny_bench, tmp_path,
                                                                                         monkeypatch, capsys):
     import json

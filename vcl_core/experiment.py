@@ -434,6 +434,16 @@ class Experiment:
                   + f"   ({time.time() - t0:.0f} s{', recorded' if replayed else ''}{other})", flush=True)
         return results
 
+    def trained(self, name: str, overrides: list[str], seed: int) -> Path:
+        """The run directory of (variant, seed) with its trained checkpoint, for what needs the
+        weights themselves rather than their evaluation (a record holds only evaluations):
+        trains the run when ``runs_dir`` does not hold it finished (resuming a partial one)."""
+        cfg = self.config(overrides, seed)
+        with run_lock(self.runs_dir, config_hash(cfg)):
+            out = self.run_dir(name, overrides, seed)
+            pretrain(cfg, out, resume=True, progress=False)
+        return out
+
     def from_record(self, cfg: Config, key: str) -> tuple[dict, str, str] | None:
         """``(results, run name, benchmark draw it was trained on)`` of the run of ``cfg`` from
         its record, evaluated as ``key`` with ``cfg.eval``, when :attr:`record_dir` has it and
