@@ -163,15 +163,15 @@ def test_augmentation_on_the_batch_trains_the_same_run(tiny_bench, tiny_override
     assert lb == pytest.approx(la, rel=1e-2)
 
 
-@pytest.mark.parametrize("native", [False, True])
-def test_bf16_on_a_cpu_without_native_bf16_runs_without_onednn(monkeypatch, native):
+@pytest.mark.parametrize("avx512_bf16, amx", [(False, False), (True, False), (True, True)])
+def test_bf16_on_a_cpu_without_amx_runs_without_onednn(monkeypatch, avx512_bf16, amx):
     from vcl_core.train.loop import _cpu_bf16_guard
 
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
     before = torch.backends.mkldnn.enabled
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    for device, precision, onednn in [(cpu, "bf16-mixed", native), (cpu, "32-true", True), (cpu, "16-mixed", True),
+    for device, precision, onednn in [(cpu, "bf16-mixed", amx), (cpu, "32-true", True), (cpu, "16-mixed", True),
                                       (cuda, "bf16-mixed", True)]:
         with _cpu_bf16_guard(device, precision):
             assert torch.backends.mkldnn.enabled == (onednn and before), (device, precision)

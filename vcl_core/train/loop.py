@@ -141,11 +141,12 @@ def pretrain(cfg: Config, out_dir: str | Path, resume: bool = False, progress: b
 
 
 def _cpu_bf16_guard(device, precision: str):
-    """bf16 autocast on a CPU without native bf16 (no AVX512-BF16/AMX): oneDNN's emulated bf16
-    Conv3d weight gradient came out non-finite at the first step (notebook 08's smoke run, an
-    AVX-512 Xeon); PyTorch's own kernels are used for that run instead. Elsewhere: no change."""
-    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    if device.type == "cpu" and precision.startswith("bf16") and not native:
+    """bf16 autocast on a CPU without AMX: oneDNN's bf16 Conv3d weight gradient came out
+    non-finite (NaN) at the first step of notebook 08's smoke run, both where bf16 is emulated
+    (an AVX-512 Xeon without bf16) and where AVX512-BF16 is native but AMX is not (an AMD EPYC;
+    PyTorch 2.13.0); PyTorch's own kernels are used for that run instead. With AMX (the Xeon
+    the paper's bf16 runs trained on) and elsewhere: no change."""
+    if device.type == "cpu" and precision.startswith("bf16") and not torch.cpu._is_amx_tile_supported():
         return torch.backends.mkldnn.flags(enabled=False)
     return contextlib.nullcontext()
 
