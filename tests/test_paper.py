@@ -245,6 +245,19 @@ def test_the_committed_run_records_are_found_by_the_current_code():
             assert res["meta"]["eval"] == cfg.to_dict()["eval"], f"{path.name}: {key} was evaluated otherwise"
 
 
+def test_every_run_a_committed_figure_used_has_its_record():
+    """`make figures RECORDS=figures/runs` in a clean clone rebuilds a notebook from records
+    alone only if every run its committed results used was recorded; one that was trained
+    before records existed, or whose record was not committed, would be retrained for hours."""
+    import json
+
+    recorded = {json.loads(p.read_text())["run"] for p in (ROOT / "figures" / "runs").glob("*.json")}
+    for path in sorted((ROOT / "figures" / "results").glob("*.json")):
+        used = json.loads(path.read_text()).get("training_minutes", {})
+        missing = sorted(set(used) - recorded)
+        assert not missing, f"{path.name} used runs with no record in figures/runs/: {missing}"
+
+
 @pytest.mark.parametrize("cores, cuda, want", [(2, False, 2), (1, False, 1), (16, False, 8), (64, False, 8),
                                                (16, True, 6), (8, True, 4), (2, True, 1)])
 def test_jobs_are_picked_from_the_core_count_and_the_gpu(monkeypatch, cores, cuda, want):

@@ -40,7 +40,8 @@ NOTEBOOK_INFO = {
                                    "seed.",
                                    ["04_clip_lengths_multiscale"]),
     "05_fast_slow_fusion": ("encoder", "Two pathways beat the slow one alone on motion and the fast one alone on "
-                            "shape and order. Fusion heads and temporal attention at one seed.",
+                            "shape and order. Gating and cross-attention against concatenation, three seeds; "
+                            "standardised input and temporal attention at one seed.",
                             ["05_fast_slow_fusion", "05_temporal_attention"]),
     "06_augmentation_robustness": ("augmentation", "Camera-motion augmentation buys invariance to camera shake, "
                                    "lighting augmentation to lighting drift; shuffling as an augmentation destroys "
