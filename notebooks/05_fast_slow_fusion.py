@@ -26,13 +26,13 @@
 #
 # Then the ways the streams can inform each other at the top of the network, three seeds each
 # against concatenation: gating (each stream gates the other) and cross-attention (slow time
-# tokens attend to fast ones). Last, one seed each (an illustration, not a ranking): the
-# concatenation on clips standardised first (`model.input_norm=clip`, which undoes the
-# brightness and contrast of the colour jitter), and temporal attention pooling, with the
-# moments of a video it weighs.
+# tokens attend to fast ones); and, also three seeds against concatenation, the same network on
+# clips standardised first (`model.input_norm=clip`, which undoes the brightness and contrast
+# of the colour jitter). Last, one seed (an illustration, not a ranking): temporal attention
+# pooling, with the moments of a video it weighs.
 #
 # **Runtime.** 0.2 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
-# in `runs/` are loaded, not retrained); its 17 runs trained for 7.8 h (one thread each); about a
+# in `runs/` are loaded, not retrained); its 19 runs trained for 8.8 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.
 
@@ -114,23 +114,22 @@ bounds = ctx.bounds()
 print(summarize(df, METRIC).to_string(index=False))
 
 # %% [markdown]
-# ## Fusion heads, three seeds; standardised input, one seed
+# ## Fusion heads and standardised input, three seeds
 # Gating and cross-attention change only the top of the network, where the lateral
-# connections have already carried the fast stream into the slow one; each is read against
-# concatenation with `verdict`, as the claim above. Standardising each clip changes the input
-# instead; one seed: read it against the three-seed spreads.
+# connections have already carried the fast stream into the slow one. Standardising each clip
+# changes the input instead. Each is read against concatenation with `verdict`, as the claim
+# above.
 
 # %%
 heads = {
     "fast+slow, gate": ["model.fusion=gate"],
     "fast+slow, cross-attention": ["model.fusion=xattn"],
 }
-dfh = exp.sweep(heads, ctx.seeds)
 inputs = {"fast+slow, standardised input": ["model.input_norm=clip"]}
-dfi = exp.sweep(inputs, ctx.seeds[:1])
-print(summarize(pd.concat([dfh, dfi]), METRIC).to_string(index=False))
+dfh = exp.sweep({**heads, **inputs}, ctx.seeds)
+print(summarize(dfh, METRIC).to_string(index=False))
 fusions = [verdict(pd.concat([df, dfh]), name, "fast+slow, concat", f, bounds)
-           for name in heads for f in ("shape", "motion", "order")]
+           for name in {**heads, **inputs} for f in ("shape", "motion", "order")]
 for v in fusions:
     print(v)
 variants = {**encoders, **heads, **inputs}
@@ -186,7 +185,7 @@ savefig(fig, "05_temporal_attention", ctx.figures)
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(14, 3.8), gridspec_kw={"width_ratios": [3, 2]})
 factor_bars(pd.concat([df, dfh]), metric=METRIC, chance=ctx.chance, bounds=bounds, ax=axes[0],
-            title=f"encoders and fusion heads, {len(ctx.seeds)} seeds (whole-video view)")
+            title=f"encoders, fusion heads and input, {len(ctx.seeds)} seeds (whole-video view)")
 axes[0].legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
 sns.scatterplot(data=costs, x="gflops_per_clip", y="train_clips_per_s", hue="variant", s=80, ax=axes[1], legend=False)
 for i, r in enumerate(costs.itertuples()):  # labels of points at about the same cost stacked upwards
@@ -208,11 +207,11 @@ for v in claims:
 conclusion = ("Two pathways against one (whole-video linear probe, seen combinations, mean ± std over "
               f"{len(ctx.seeds)} seeds): " + "; ".join(map(str, claims)) + ". Ranking — "
               + compare(df)
-              + ". Fusion heads against concatenation: " + "; ".join(map(str, fusions))
-              + ". One seed each: " + compare(pd.concat([dfi, dfatt]))
+              + ". Fusion heads and standardised input against concatenation: " + "; ".join(map(str, fusions))
+              + ". One seed: " + compare(dfatt)
               + f". Forward cost per {cfg.data.long_frames}-frame clip: "
               + ", ".join(f"{r.variant} {r.gflops_per_clip:.3f} GFLOPs ({r.train_clips_per_s:.0f} clips/s forward + "
                           "backward measured here)" for r in costs.itertuples()) + ".")
 print(conclusion)
-save_results(ctx.results_path("05_fast_slow_fusion"), "05_fast_slow_fusion", pd.concat([df, dfh, dfi, dfatt]), SMOKE,
+save_results(ctx.results_path("05_fast_slow_fusion"), "05_fast_slow_fusion", pd.concat([df, dfh, dfatt]), SMOKE,
              conclusion, claims, costs=costs.to_dict(orient="records"))

@@ -110,6 +110,13 @@ for name, cfg in {"none": TemporalAugmentConfig(), "drop 30%": TemporalAugmentCo
 # It is held to the same claim. Note that the temporal augmentations reach the short clips only,
 # while the probe reads the whole-video view: any invariance has to travel through the shared
 # backbone.
+#
+# *+ speed augmentation* (each short clip played at 0.5x, 1x or 2x speed) was moved from
+# the one-seed extras to three seeds after its first seed read a 2x test frame rate costing it
+# 2 points of shape and 4 of order against the reference's 15 and 11. It is held to claim (1)
+# for the nuisance it mimics: with the test videos played twice as fast (the `frame_rate`
+# perturbation, every 2nd frame) it loses less than the reference, beyond the seed spread, on
+# each factor (the motion classes are drift directions, which a speed-up does not change).
 
 # %%
 main = {
@@ -118,11 +125,11 @@ main = {
     "+ camera-shake aug at test strength": ["temporal.camera_p=0.5", "temporal.camera_shake=0.03"],
     "without lighting drift": ["temporal.lighting_p=0"],
     "+ shuffle as augmentation": ["temporal.shuffle_p=0.5"],
+    "+ speed augmentation": ["temporal.speeds=[0.5,1,2]"],
 }
 extras = {
     "+ horizontal flip": ["augment.flip_p=0.5"],
     "+ shuffle as negative": ["method.temporal_negatives=both"],
-    "+ speed augmentation": ["temporal.speeds=[0.5,1,2]"],
     "+ frame dropping": ["temporal.drop_p=0.2"],
     "+ tube masking": ["temporal.mask_ratio=0.5"],
     "+ reversal as augmentation": ["temporal.reverse_p=0.5"],
@@ -175,7 +182,8 @@ change = drops.assign(protocol="whole", factor=drops.task, metric="change under 
 claims = [verdict(change, a, b, f, metric=f"change under {c}")
           for a, b, c in (("+ camera-motion aug", "reference", "camera_shake"),
                           ("+ camera-shake aug at test strength", "reference", "camera_shake"),
-                          ("reference", "without lighting drift", "lighting"))
+                          ("reference", "without lighting drift", "lighting"),
+                          ("+ speed augmentation", "reference", "frame_rate"))
           for f in ("shape", "motion", "order")]
 claims += [verdict(df, "+ shuffle as augmentation", "reference", f, bounds) for f in ("order", "motion")]
 for v in claims:

@@ -32,20 +32,21 @@ NOTEBOOK_INFO = {
     "02_pair_definition": ("pair definitions", "Clips from different moments (neighbours, CVRL; independent clips, the "
                            "default) teach more about time than two views of one segment.",
                            ["02_pair_definition", "02_timeline", "02_cvrl_gap"]),
-    "03_momentum_vs_memory_bank": ("negatives", "A MoCo queue (more negatives) beats in-batch negatives; without "
-                                   "negatives (BYOL) the recipe falls below them. Batch and queue size at three seeds; "
-                                   "bank, hard negatives, temperature at one.", ["03_momentum_vs_memory_bank"]),
+    "03_momentum_vs_memory_bank": ("negatives", "A MoCo queue or a memory bank (more negatives) beats in-batch "
+                                   "negatives; without negatives (BYOL) the recipe falls below them. Batch and queue "
+                                   "size at three seeds; hard negatives, temperature at one.",
+                                   ["03_momentum_vs_memory_bank"]),
     "04_clip_lengths_multiscale": ("temporal scales", "Multi-scale contrast learns the long-term factor better "
                                    "than either scale alone. Cross-scale alignment, predictive tasks, memory at one "
                                    "seed.",
                                    ["04_clip_lengths_multiscale"]),
     "05_fast_slow_fusion": ("encoder", "Two pathways beat the slow one alone on motion and the fast one alone on "
-                            "shape and order. Gating and cross-attention against concatenation, three seeds; "
-                            "standardised input and temporal attention at one seed.",
+                            "shape and order. Gating, cross-attention and standardised input against concatenation, "
+                            "three seeds; temporal attention at one seed.",
                             ["05_fast_slow_fusion", "05_temporal_attention"]),
     "06_augmentation_robustness": ("augmentation", "Camera-motion augmentation buys invariance to camera shake, "
-                                   "lighting augmentation to lighting drift; shuffling as an augmentation destroys "
-                                   "order.", ["06_augmentation_robustness"]),
+                                   "lighting augmentation to lighting drift, speed augmentation to a 2x frame rate; "
+                                   "shuffling as an augmentation destroys order.", ["06_augmentation_robustness"]),
     "07_evaluation_suite": ("evaluation", "Every protocol on the main recipes, each number with its protocol.",
                             ["07_evaluation_suite"]),
     "08_efficiency": ("efficiency", "Sharing one backbone across scales, and bf16 training, cost no accuracy. "
