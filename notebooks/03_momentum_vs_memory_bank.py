@@ -22,7 +22,7 @@
 # Accuracy on every factor and wall-clock cost are reported.
 #
 # **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
-# in `runs/` are loaded, not retrained); its 21 runs trained for 8.5 h (one thread each); about a
+# in `runs/` are loaded, not retrained); its 24 runs trained for 10.8 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.
 
@@ -104,7 +104,9 @@ print(f"InfoNCE with the same-video keys counted as negatives {info_nce(q, k, 0.
 # the embedding (`method.fast_contrast`, an in-batch InfoNCE), so both run without it. A
 # control separates the two changes: in-batch contrast without the fast-stream contrast,
 # three seeds. The bank and BYOL are read against it too (not claims: the control was added
-# after the bank's three seeds read the same pattern as BYOL's).
+# after the bank's three seeds read the same pattern as BYOL's). The control's runs trained
+# three at a time beside the test suite, so their wall-clock in the cost panel is not
+# comparable with the others'.
 
 # %%
 queue = 64 if SMOKE else 1024
