@@ -119,8 +119,9 @@ variants = {
 }
 df = exp.sweep(variants, ctx.seeds)
 control = exp.sweep({"in-batch, no fast-stream contrast": ["method.fast_contrast=0"]}, ctx.seeds)
+dfc = pd.concat([df, control])  # the sources of negatives and their control
 bounds = ctx.bounds()
-print(summarize(pd.concat([df, control]), METRIC).to_string(index=False))
+print(summarize(dfc, METRIC).to_string(index=False))
 
 # %% [markdown]
 # ## Batch and queue size (three seeds); hard negatives, temperature (one seed)
@@ -148,7 +149,7 @@ print(summarize(pd.concat([dfx, sw]), METRIC).to_string(index=False))
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(20, 3.8), gridspec_kw={"width_ratios": [3, 3, 2, 2]})
-factor_bars(pd.concat([df, control]), metric=METRIC, chance=ctx.chance, bounds=bounds, ax=axes[0],
+factor_bars(dfc, metric=METRIC, chance=ctx.chance, bounds=bounds, ax=axes[0],
             title=f"negatives, {len(ctx.seeds)} seeds (whole-video view)")
 factor_bars(dfx, metric=METRIC, chance=ctx.chance, bounds=bounds, ax=axes[1], title="one seed each")
 cost = df.drop_duplicates(["variant", "seed"]).groupby("variant", sort=False).wall_s.mean().reset_index()
@@ -171,9 +172,9 @@ claims = [verdict(df, a, "in-batch (reference)", f, bounds)
 for v in claims:
     print(v)
 # not claims: the bank and BYOL against in-batch contrast without the fast-stream contrast, which they lack
-controlled = [verdict(pd.concat([df, control]), a, "in-batch, no fast-stream contrast", f, bounds)
+controlled = [verdict(dfc, a, "in-batch, no fast-stream contrast", f, bounds)
               for a in ("memory bank", "negative-free (BYOL)") for f in ("motion", "order")]
-controlled += [verdict(pd.concat([df, control]), "in-batch, no fast-stream contrast", "in-batch (reference)", f, bounds)
+controlled += [verdict(dfc, "in-batch, no fast-stream contrast", "in-batch (reference)", f, bounds)
                for f in ("motion", "order")]
 for v in controlled:
     print(v)
@@ -184,7 +185,7 @@ for v in sizes:
     print(v)
 conclusion = ("Sources of negatives against in-batch contrast (whole-video linear probe, seen combinations, mean ± "
               f"std over {len(ctx.seeds)} seeds, same budget): " + "; ".join(map(str, claims)) + ". Ranking — "
-              + compare(pd.concat([df, control])) + ". Against in-batch contrast without the fast-stream contrast "
+              + compare(dfc) + ". Against in-batch contrast without the fast-stream contrast "
               "(which the bank and BYOL cannot use): " + "; ".join(map(str, controlled)) + ". Mean training time per run: "
               + ", ".join(f"{r.variant} {r.wall_s:.0f} s" for r in cost.itertuples()) + ". One seed each: "
               + compare(dfx) + ". Batch and queue size (same steps): " + "; ".join(map(str, sizes)) + ".")

@@ -126,10 +126,11 @@ heads = {
     "fast+slow, cross-attention": ["model.fusion=xattn"],
 }
 inputs = {"fast+slow, standardised input": ["model.input_norm=clip"]}
-dfh = exp.sweep({**heads, **inputs}, ctx.seeds)
+against_concat = {**heads, **inputs}
+dfh = exp.sweep(against_concat, ctx.seeds)
 print(summarize(dfh, METRIC).to_string(index=False))
 fusions = [verdict(pd.concat([df, dfh]), name, "fast+slow, concat", f, bounds)
-           for name in {**heads, **inputs} for f in ("shape", "motion", "order")]
+           for name in against_concat for f in ("shape", "motion", "order")]
 for v in fusions:
     print(v)
 variants = {**encoders, **heads, **inputs}
