@@ -8,7 +8,7 @@ _RECIPES = {
     "simclr": ["method.name=simclr", "method.global_local=0"],
     "cvrl": ["method.name=cvrl", "data.policy=cvrl", "data.long_views=0", "method.global_local=0"],
     "moco": ["method.name=moco", "method.queue_size=16"],
-    "bank": ["method.name=bank", "method.fast_contrast=0"],
+    "bank": ["method.name=bank", "method.fast_contrast=0", "method.long_negatives=none"],
     "byol": ["method.name=byol", "method.fast_contrast=0", "method.temporal_negatives=none",
              "method.long_negatives=none", "method.global_local=0"],
     "tclr": ["method.name=tclr", "data.intra_negatives=2", "data.stride=1", "method.global_local=1.0",

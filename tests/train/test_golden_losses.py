@@ -23,7 +23,10 @@ task off and kept its numbers; ``moco``, ``byol`` and
 ``vcl`` (the recipes with a momentum network), when the key network became
 :class:`~vcl_core.losses.MomentumEncoder`'s deep copy instead of a freshly initialised network
 overwritten with the online weights: the old code with a deep copy gives the new values exactly
-(only the discarded initialisation's random draws, which shifted every later draw, are gone).
+(only the discarded initialisation's random draws, which shifted every later draw, are gone);
+``bank``, when it came to use ``method.temporal_negatives`` (its query played backwards as
+negatives), which it had ignored: with ``method.temporal_negatives=none`` the new code gives the
+old row (4.61347, 6.24706 at steps 1-2).
 The table's encoder reads its input as it comes (``model.input_norm=none``, the default before
 clip standardisation; ``tests/models/test_fastslow.py`` tests the standardisation itself).
 """

@@ -171,6 +171,37 @@ def test_memory_bank_updates_the_batch_entries(tiny_bench, tiny_overrides):
                                others)
 
 
+def test_memory_bank_adds_its_query_played_backwards_to_the_negatives(tiny_bench, tiny_overrides):
+    """With ``method.temporal_negatives=reverse`` the bank's loss is InfoNCE of the query clip
+    against its video's stored embedding, with the batch's queries played backwards before the
+    sampled stored negatives (computed here by hand from the same encoder and draws)."""
+    from vcl_core.losses import info_nce
+
+    _, obj, batch = _setup(tiny_bench, tiny_overrides, RECIPES["bank"])
+    assert obj.cfg.method.temporal_negatives == "reverse"
+    obj.eval()  # BatchNorm on running statistics: the encoder gives the same features twice
+    q_view = batch["views"][obj.short_ids[0]]
+    idx = batch["video"]
+    pos = obj.bank.get(idx).clone()
+    k = min(obj.cfg.method.bank_negatives, obj.bank.bank.shape[0] - len(torch.unique(idx)))
+    neg, _ = obj.bank.sample_negatives(k, exclude_indices=idx, generator=torch.Generator().manual_seed(0))
+    obj.bank.sample_negatives = lambda *a, **kw: (neg, None)  # the same draw for the objective
+    with torch.no_grad():
+        q = obj.projector(obj.encoder(q_view))
+        backwards = obj.projector(obj.encoder(q_view.flip(2)))
+        want = info_nce(q, pos, obj.temperature(), extra_negatives=torch.cat([backwards, neg]))
+        without = info_nce(q, pos, obj.temperature(), extra_negatives=neg)
+        _, logs = obj(batch)
+    assert logs["loss_bank"] == pytest.approx(float(want), rel=1e-5)
+    assert float(want) > float(without)  # the backwards clips are negatives close to the query
+
+
+def test_memory_bank_rejects_long_negatives_it_would_not_use(tiny_bench, tiny_overrides):
+    with pytest.raises(ValueError, match="long_negatives does nothing"):
+        load_config("synthetic", tiny_overrides + [f"data.root={tiny_bench}", "method.name=bank",
+                                                   "method.fast_contrast=0"])
+
+
 def test_memory_gives_a_video_level_encoder(tiny_bench, tiny_overrides):
     cfg, obj, batch = _setup(tiny_bench, tiny_overrides, RECIPES["memory"])
     video = obj.video_encoder()

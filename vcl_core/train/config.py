@@ -105,7 +105,8 @@ class MethodConfig:
             different temporal structure), or ``none``. With keys from another moment than their
             anchor (``data.policy`` ``rho`` or ``cvrl``), only what is constant over a video *and*
             changed by the transformation separates them: for reversed clips, the direction of
-            sub-second motion.
+            sub-second motion. ``bank`` adds its query clip's (the first short clip's) to that
+            query's negatives.
         long_negatives: the same for the whole-video views. The default ``rotate_reverse`` keeps
             their motion and reverses only the order of the video's phases: the negative that
             teaches progression.
@@ -371,6 +372,9 @@ class Config:
                        "contrasts whole-video views (data.long_views >= 2; not byol, bank or supervised)")
         if m.name == "bank" and (d.num_views < 1 and d.long_views < 1):
             out.append("method.name=bank needs a view")
+        if m.name == "bank" and d.num_views >= 1 and m.long_negatives != "none":
+            out.append("method.name=bank contrasts its first short clip only, so method.long_negatives does "
+                       "nothing: set it to none (method.temporal_negatives makes that clip's negatives)")
         if m.name == "tclr" and (d.intra_negatives < 1 or d.long_views < 1 or m.global_local <= 0):
             out.append("method.name=tclr needs data.intra_negatives >= 1, data.long_views >= 1 and "
                        "method.global_local > 0")

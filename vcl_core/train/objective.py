@@ -265,7 +265,10 @@ class VideoObjective(nn.Module):
         tokens: dict[int, torch.Tensor] = {}
         # derived negatives: every view of a contrasted scale played backwards / shuffled in time
         # (and whole-video views patch-shuffled in space, method.patch_negatives)
-        contrasted = [i for ids in (self.scales.values() if m.name not in ("bank", "byol") else ()) for i in ids]
+        if m.name == "bank":  # the bank contrasts one view, its query, against the stored videos
+            contrasted = [self._bank_query()]
+        else:
+            contrasted = [i for ids in (self.scales.values() if m.name != "byol" else ()) for i in ids]
         neg_of = [i for i in contrasted if self._derives_negatives(i)]
         jobs, owners = [], []
         for i, v in enumerate(views):
@@ -309,7 +312,7 @@ class VideoObjective(nn.Module):
                 logs[f"loss_{scale}_fast"] = float(term.detach())
                 total = total + m.fast_contrast * scale_w[scale] * term
         if m.name == "bank":
-            term = self._bank(z, batch, tau)
+            term = self._bank(z, batch, tau, temporal)
             logs["loss_bank"] = float(term.detach())
             total = total + term
         if self.memory is not None:
@@ -419,15 +422,26 @@ class VideoObjective(nn.Module):
             return len(video) * torch.distributed.get_world_size()
         return len(video)
 
-    def _bank(self, z, batch, tau) -> torch.Tensor:
-        """InstDisc: the stored embedding of the same video is the positive."""
+    def _bank_query(self) -> int:
+        """The view the memory bank's loss reads: the first short clip, else the first whole-video view."""
+        return self.short_ids[0] if self.short_ids else self.long_ids[0]
+
+    def _bank(self, z, batch, tau, temporal: dict[int, torch.Tensor]) -> torch.Tensor:
+        """InstDisc: the stored embedding of the same video is the positive, random stored
+        embeddings are negatives; with ``method.temporal_negatives`` (``long_negatives`` when
+        the query is a whole-video view) the batch's queries played backwards (or shuffled)
+        are negatives too, as the key clips are in the in-batch recipes."""
         m = self.cfg.method
         idx = batch["video"].to(z[0].device)
-        q = z[self.short_ids[0] if self.short_ids else self.long_ids[0]]
+        qid = self._bank_query()
+        q = z[qid]
         pos = self.bank.get(idx).to(q.dtype)
         k = min(m.bank_negatives, self.bank.bank.shape[0] - len(torch.unique(idx)))
         neg, _ = self.bank.sample_negatives(k, exclude_indices=idx)
-        loss = info_nce(q, pos, tau, extra_negatives=neg.to(q.dtype), hard_negative_beta=m.hard_negative_beta)
+        neg = neg.to(q.dtype)
+        if qid in temporal:
+            neg = torch.cat([temporal[qid].to(q.dtype), neg])
+        loss = info_nce(q, pos, tau, extra_negatives=neg, hard_negative_beta=m.hard_negative_beta)
         all_views = self.short_ids or self.long_ids
         self.bank.update(idx, torch.stack([z[i].detach() for i in all_views]).mean(0))
         return loss
