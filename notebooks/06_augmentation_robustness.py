@@ -117,6 +117,11 @@ for name, cfg in {"none": TemporalAugmentConfig(), "drop 30%": TemporalAugmentCo
 # for the nuisance it mimics: with the test videos played twice as fast (the `frame_rate`
 # perturbation, every 2nd frame) it loses less than the reference, beyond the seed spread, on
 # each factor (the motion classes are drift directions, which a speed-up does not change).
+#
+# *+ frame dropping* (each frame of a short clip after the first dropped with probability
+# 0.2, the last kept frame repeated in its place) was moved to three seeds for the same reason,
+# after its first seed lost 3 points of order to the test's 30% dropped frames against the
+# reference's 22. It is held to claim (1) for that perturbation (`frame_drops`), on each factor.
 
 # %%
 main = {
@@ -126,11 +131,11 @@ main = {
     "without lighting drift": ["temporal.lighting_p=0"],
     "+ shuffle as augmentation": ["temporal.shuffle_p=0.5"],
     "+ speed augmentation": ["temporal.speeds=[0.5,1,2]"],
+    "+ frame dropping": ["temporal.drop_p=0.2"],
 }
 extras = {
     "+ horizontal flip": ["augment.flip_p=0.5"],
     "+ shuffle as negative": ["method.temporal_negatives=both"],
-    "+ frame dropping": ["temporal.drop_p=0.2"],
     "+ tube masking": ["temporal.mask_ratio=0.5"],
     "+ reversal as augmentation": ["temporal.reverse_p=0.5"],
     "+ foreground on another scene": ["temporal.background_p=0.5"],
@@ -183,7 +188,8 @@ claims = [verdict(change, a, b, f, metric=f"change under {c}")
           for a, b, c in (("+ camera-motion aug", "reference", "camera_shake"),
                           ("+ camera-shake aug at test strength", "reference", "camera_shake"),
                           ("reference", "without lighting drift", "lighting"),
-                          ("+ speed augmentation", "reference", "frame_rate"))
+                          ("+ speed augmentation", "reference", "frame_rate"),
+                          ("+ frame dropping", "reference", "frame_drops"))
           for f in ("shape", "motion", "order")]
 claims += [verdict(df, "+ shuffle as augmentation", "reference", f, bounds) for f in ("order", "motion")]
 for v in claims:
