@@ -33,8 +33,9 @@ NOTEBOOK_INFO = {
                            "default) teach more about time than two views of one segment.",
                            ["02_pair_definition", "02_timeline", "02_cvrl_gap"]),
     "03_momentum_vs_memory_bank": ("negatives", "A MoCo queue or a memory bank (more negatives) beats in-batch "
-                                   "negatives; without negatives (BYOL) the recipe falls below them. Batch and queue "
-                                   "size at three seeds; hard negatives, temperature at one.",
+                                   "negatives; without negatives (BYOL) the recipe falls below them. Controls: no "
+                                   "fast-stream contrast; a bank with its clips played backwards as negatives. Batch "
+                                   "and queue size, hard negatives at three seeds; temperature at one.",
                                    ["03_momentum_vs_memory_bank"]),
     "04_clip_lengths_multiscale": ("temporal scales", "Multi-scale contrast learns the long-term factor better "
                                    "than either scale alone. Cross-scale alignment, predictive tasks, memory at one "
@@ -45,8 +46,8 @@ NOTEBOOK_INFO = {
                             "three seeds; temporal attention at one seed.",
                             ["05_fast_slow_fusion", "05_temporal_attention"]),
     "06_augmentation_robustness": ("augmentation", "Camera-motion augmentation buys invariance to camera shake, "
-                                   "lighting augmentation to lighting drift, speed augmentation to a 2x frame rate; "
-                                   "shuffling as an augmentation destroys order.", ["06_augmentation_robustness"]),
+                                   "lighting augmentation to lighting drift, speed augmentation to a 2x frame rate, "
+                                   "frame dropping to dropped frames; shuffling as an augmentation destroys order.", ["06_augmentation_robustness"]),
     "07_evaluation_suite": ("evaluation", "Every protocol on the main recipes, each number with its protocol.",
                             ["07_evaluation_suite"]),
     "08_efficiency": ("efficiency", "Sharing one backbone across scales, and bf16 training, cost no accuracy. "
