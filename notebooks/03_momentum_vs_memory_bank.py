@@ -22,7 +22,7 @@
 # Accuracy on every factor and wall-clock cost are reported.
 #
 # **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
-# in `runs/` are loaded, not retrained); its 24 runs trained for 10.8 h (one thread each); about a
+# in `runs/` are loaded, not retrained); its 29 runs trained for 12.6 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.
 
