@@ -196,10 +196,12 @@ def test_memory_bank_adds_its_query_played_backwards_to_the_negatives(tiny_bench
     assert float(want) > float(without)  # the backwards clips are negatives close to the query
 
 
-def test_memory_bank_rejects_long_negatives_it_would_not_use(tiny_bench, tiny_overrides):
-    with pytest.raises(ValueError, match="long_negatives does nothing"):
+@pytest.mark.parametrize("views, unused", [(["data.num_views=2"], "long_negatives"),
+                                           (["data.num_views=0", "method.long_negatives=none"], "temporal_negatives")])
+def test_memory_bank_rejects_negatives_it_would_not_use(views, unused, tiny_bench, tiny_overrides):
+    with pytest.raises(ValueError, match=f"{unused} does nothing"):
         load_config("synthetic", tiny_overrides + [f"data.root={tiny_bench}", "method.name=bank",
-                                                   "method.fast_contrast=0"])
+                                                   "method.fast_contrast=0", *views])
 
 
 def test_memory_gives_a_video_level_encoder(tiny_bench, tiny_overrides):

@@ -375,6 +375,10 @@ class Config:
         if m.name == "bank" and d.num_views >= 1 and m.long_negatives != "none":
             out.append("method.name=bank contrasts its first short clip only, so method.long_negatives does "
                        "nothing: set it to none (method.temporal_negatives makes that clip's negatives)")
+        if m.name == "bank" and d.num_views < 1 and m.temporal_negatives != "none":
+            out.append("method.name=bank without short clips contrasts its first whole-video view only, so "
+                       "method.temporal_negatives does nothing: set it to none (method.long_negatives makes "
+                       "that view's negatives)")
         if m.name == "tclr" and (d.intra_negatives < 1 or d.long_views < 1 or m.global_local <= 0):
             out.append("method.name=tclr needs data.intra_negatives >= 1, data.long_views >= 1 and "
                        "method.global_local > 0")
