@@ -270,6 +270,31 @@ def test_weights_asked_for_beside_a_record_are_the_recorded_run_trained_once(tin
 
 
 @pytest.mark.slow
+def test_a_curve_asked_of_a_record_without_its_snapshots_trains_the_run_for_them(tiny_bench, tmp_path):
+    """Notebook 01 draws learning curves of runs that other notebooks recorded with their final
+    evaluation only; from those records alone (a clean clone with `RECORDS=figures/runs`) the
+    snapshots' evaluations must come from training the run, not from an error."""
+    import json
+
+    records = tmp_path / "records"
+    first = Experiment(data=str(tiny_bench), runs_dir=str(tmp_path / "a"), smoke=True, verbose=False,
+                       record_dir=str(records))
+    first.run("default", [], 0)  # recorded without its step-3 snapshot's evaluation
+    want = Experiment(data=str(tiny_bench), runs_dir=str(tmp_path / "a"), smoke=True, verbose=False).curve(
+        "default", [], 0)
+    (path,) = records.glob("*.json")
+    assert set(json.loads(path.read_text())["evals"]) == {"probes"}
+
+    other = Experiment(data=str(tiny_bench), runs_dir=str(tmp_path / "b"), smoke=True, verbose=False,
+                       record_dir=str(records))
+    got = other.curve("default", [], 0)
+    assert list((tmp_path / "b").glob("*/checkpoints/last.ckpt"))  # trained for the snapshot's weights
+    assert {r["step"] for r in got} == {3, 6}
+    assert got == want  # the same run: training is deterministic on CPU
+    assert set(json.loads(path.read_text())["evals"]) == {"probes", "probes-step3"}  # the record gained it
+
+
+@pytest.mark.slow
 def test_a_run_missing_from_runs_is_read_from_its_record_and_a_new_evaluation_trains_it(tiny_bench, tmp_path,
                                                                                         monkeypatch, capsys):
     import json

@@ -485,7 +485,11 @@ class Experiment:
 
     def curve(self, name: str, overrides: list[str], seed: int, blocks: tuple[str, ...] = ("probes",)) -> list[dict]:
         """Tidy rows of one run evaluated at each of its ``train.snapshots`` and at its end, with
-        a ``step`` column: the learning curve. Evaluations are cached like :meth:`run`'s."""
+        a ``step`` column: the learning curve. Evaluations are cached like :meth:`run`'s.
+
+        A run read from a record that holds its final evaluation but not a snapshot's (a record
+        written by :meth:`run`, which evaluates the end only) is trained for its snapshots'
+        weights, as :meth:`trained` does, and the snapshots' evaluations join the record."""
         final = self.run(name, overrides, seed, blocks)
         cfg = self.config(overrides, seed)
         out = self.run_dir(name, overrides, seed)
@@ -499,8 +503,11 @@ class Experiment:
                 res = {k: v for k, v in replayed[0].items() if k != "summary"}  # as evaluated below
             else:
                 if not (out / "checkpoints" / snapshot_name(step)).exists():
-                    raise FileNotFoundError(f"{out.name}: neither {self.runs_dir} nor its record in {self.record_dir} has "
-                                            f"the step-{step} evaluation; delete the record to train the run again")
+                    self.trained(name, overrides, seed)  # nothing here to evaluate: train (or finish) the run
+                if not (out / "checkpoints" / snapshot_name(step)).exists():  # finished before snapshots were asked
+                    raise FileNotFoundError(f"{out} finished without a step-{step} checkpoint (trained before "
+                                            f"train.snapshots asked for it) and no record has its step-{step} "
+                                            "evaluation: delete the run directory to train it again")
                 path = out / f"eval-{key}.json"
                 res = cached_eval(path, out / "checkpoints" / snapshot_name(step), cfg)
                 if res is None:
