@@ -96,19 +96,22 @@ def test_quickstart_note_reads_the_measured_numbers(tmp_path):
     (tmp_path / "00_quickstart.json").write_text(json.dumps({"rows": rows}))
     record_runtimes({"00_quickstart": 600, "01_benchmark": 1200}, jobs=2, path=tmp_path / "rt.json")
     note = quickstart_note(tmp_path, tmp_path / "rt.json")
-    assert "2 notebooks in 30 notebook-minutes" in note and "2 at a time (`JOBS`), so about 15 minutes" in note
-    assert "one-thread time" not in note
-    # a notebook executed alone on runs trained beforehand: its runs' training is said apart
+    assert "notebook(s) 00, 01 took 10 and 20 minutes with their training" in note
+    assert "2 at a time (`JOBS`), about 15 minutes of wall time" in note and "one-thread time" not in note
+    # a notebook executed from records of runs trained beforehand: its minutes are not its training's, whose
+    # one-thread hours are said apart, with the wall time a clean clone would spend on them
     (tmp_path / "01_benchmark.json").write_text(json.dumps({"training_minutes": {"a-1": 60.0, "b-2": 30.0}}))
-    record_runtimes({"01_benchmark": 60}, jobs=1, path=tmp_path / "rt.json")
+    record_runtimes({"01_benchmark": 30}, jobs=1, path=tmp_path / "rt.json")  # seconds
     note = quickstart_note(tmp_path, tmp_path / "rt.json")
-    assert "2 notebooks in 11 notebook-minutes" in note and "2 or 1 at a time" not in note
-    assert "1 or 2 at a time (`JOBS`), so about 6 minutes" in note
-    assert "The 2 runs of notebook(s) 01 trained for 1.5 h of one-thread time" in note
+    assert "notebook(s) 00 took 10 minutes with their training" in note and "about 5 minutes of wall time" in note
+    assert "the 2 runs of notebook(s) 01 trained for 1.5 h of one-thread time" in note
+    assert "about 1 h of wall time with two runs side by side" in note
+    assert "notebook(s) 01 execute in 0.5 minutes together" in note
     # a run two notebooks share (the reference recipe appears in most) is trained once
     (tmp_path / "00_quickstart.json").write_text(json.dumps({"rows": rows, "training_minutes": {"b-2": 30.0, "c-3": 6.0}}))
     note = quickstart_note(tmp_path, tmp_path / "rt.json")
-    assert "The 3 runs of notebook(s) 00, 01 trained for 1.6 h of one-thread time" in note
+    assert "the 3 runs of notebook(s) 00, 01 trained for 1.6 h of one-thread time" in note
+    assert "took" not in note  # every notebook read its runs from records
     assert "order: pretrained 30.0 ± 1.0, random init 17.0 ± 1.0" in note and "motion: pretrained 50.0" in note
     assert "beats random initialisation on the order of the phases (long-term) and the direction" in note
 

@@ -452,20 +452,29 @@ def quickstart_note(results_dir: str | Path = FIGURE_DIR / "results", runtimes: 
                + (" and ".join(learned) if learned else "neither temporal factor")
                + (f", not on {' or '.join(missed)}" if learned and missed else "") + ".")
     where = measured.get("machine", "2 CPU cores")
-    jobs = sorted({jobs_of(measured, n) for n in rt})
-    wall = sum(m / jobs_of(measured, n) for n, m in rt.items())
     trained, runs = [], {}
     for n in rt:
         if got := training_runs(n, results_dir):
-            trained.append(n[:2])
+            trained.append(n)
             runs.update(got)  # a run two notebooks share is trained once
-    training = (f" The {len(runs)} runs of notebook(s) {', '.join(trained)} trained for "
-                f"{sum(runs.values()) / 60:.1f} h of one-thread time (recorded in their JSON, a run they share "
-                "counted once); those minutes count it only where `make figures` trained them." if runs else "")
-    return (f"`make figures` ran {len(rt)} notebooks in {sum(rt.values()):.0f} notebook-minutes ({where}), "
-            f"{' or '.join(map(str, jobs))} at a time (`JOBS`), so about {wall:.0f} minutes of wall time.{training} "
+    live = [n for n in rt if n not in trained]  # executed with their training: their minutes include it
+    jobs = sorted({jobs_of(measured, n) for n in live}) or [1]
+    live_wall = sum(rt[n] / jobs_of(measured, n) for n in live)
+    ran = (f"notebook(s) {', '.join(n[:2] for n in live)} took {' and '.join(f'{rt[n]:.0f}' for n in live)} "
+           f"minutes with their training when last timed ({where}, {' or '.join(map(str, jobs))} at a time (`JOBS`), about "
+           f"{live_wall:.0f} minutes of wall time)" if live else "")
+    if runs:
+        hours, names = sum(runs.values()) / 60, ", ".join(n[:2] for n in trained)
+        listed = (f"the {len(runs)} runs of notebook(s) {names} trained for {hours:.1f} h of one-thread time (recorded "
+                  f"in their JSON, a run they share counted once), about {hours / 2:.0f} h of wall time with two runs "
+                  f"side by side. With `RECORDS=figures/runs` (below) those runs are read from their committed records "
+                  f"and notebook(s) {names} execute in {sum(rt[n] for n in trained):.1f} minutes together")
+        training = f"`make figures` trains every run from a clean clone: {ran}{'; ' if ran else ''}{listed}. "
+    else:
+        training = f"`make figures` trains every run from a clean clone: {ran}. "
+    return (training +
             "Each notebook's share is "
-            f"in the table of notebooks. The quick-start figure then shows (linear probe on the whole-video view, "
+            f"in the table of notebooks. The quick-start figure shows (linear probe on the whole-video view, "
             "test videos whose (shape, motion) combination occurs in training, "
             f"{seeds} seeds, %): order: pretrained {cell('pretrained', 'order')}, random init "
             f"{cell('random init', 'order')} (chance 16.7); motion: pretrained {cell('pretrained', 'motion')}, random "
