@@ -7,6 +7,9 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 # known-good torch for the paper's runs; the package itself accepts a range
 TORCH  ?= torch==2.13.0
+# the index to take torch from ("" = pip's default; PyPI's Linux wheel brings CUDA libraries,
+# https://download.pytorch.org/whl/cpu a CPU-only build of a few hundred MB)
+TORCH_INDEX ?=
 # the linter `make test` runs first, pinned so that a new release cannot fail a clean clone
 RUFF   ?= ruff==0.17.6
 PRESET ?= small
@@ -31,7 +34,8 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH)" "$(RUFF)"
+	$(BIN)/python -m pip install --quiet "$(TORCH)" $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)",)
+	$(BIN)/python -m pip install --quiet "$(RUFF)"
 	$(BIN)/python -m pip install --quiet $(INSTALL) ".[notebooks,test]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (vcl)" >/dev/null
 	touch $@

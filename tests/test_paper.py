@@ -1,5 +1,6 @@
 """Guards of the reproducible paper: README, make figures and figures/ agree."""
 import re
+import shutil
 
 import pytest
 
@@ -25,6 +26,19 @@ def test_make_figures_runs_every_notebook():
     makefile = (ROOT / "Makefile").read_text()
     assert "tools/paper.py notebooks" in makefile  # which runs paper.NOTEBOOKS, all of them
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.parametrize("index", ["", "https://download.pytorch.org/whl/cpu"])
+def test_make_installs_torch_from_the_index_asked_for_and_nothing_else_from_it(tmp_path, index):
+    import subprocess
+
+    out = subprocess.run(["make", "-n", "-B", "venv", f"VENV={tmp_path / 'v'}", f"TORCH_INDEX={index}"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    pips = [line for line in out.splitlines() if "pip install" in line and "--upgrade pip" not in line]
+    torch_line = next(line for line in pips if '"torch==' in line)
+    assert ("--index-url" in torch_line) == bool(index) and (index in torch_line)
+    assert all("--index-url" not in line for line in pips if line != torch_line)  # ruff and the package: PyPI
 
 
 def test_results_table_lists_every_notebook_that_has_results():

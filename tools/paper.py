@@ -35,11 +35,12 @@ NOTEBOOK_INFO = {
     "03_momentum_vs_memory_bank": ("negatives", "A MoCo queue or a memory bank (more negatives) beats in-batch "
                                    "negatives; without negatives (BYOL) the recipe falls below them. Controls: no "
                                    "fast-stream contrast; a bank with its clips played backwards as negatives. Batch "
-                                   "and queue size, hard negatives at three seeds; temperature at one.",
+                                   "and queue size, hard negatives, a temperature schedule at three seeds; a learned "
+                                   "temperature at one.",
                                    ["03_momentum_vs_memory_bank"]),
     "04_clip_lengths_multiscale": ("temporal scales", "Multi-scale contrast learns the long-term factor better "
-                                   "than either scale alone. Cross-scale alignment, predictive tasks, memory at one "
-                                   "seed.",
+                                   "than either scale alone; cross-scale alignment on top of it, three seeds. 2 s "
+                                   "clips, predictive tasks, memory at one seed.",
                                    ["04_clip_lengths_multiscale"]),
     "05_fast_slow_fusion": ("encoder", "Two pathways beat the slow one alone on motion and the fast one alone on "
                             "shape and order. Gating, cross-attention and standardised input against concatenation, "
@@ -542,7 +543,8 @@ def cli(argv: list[str] | None = None) -> int:
     s.add_argument("--only", nargs="*", default=None, help="notebook names or number prefixes")
     s.add_argument("--jobs", type=int, default=0,
                    help="notebooks run side by side, cores/jobs torch threads each (0 = picked from the machine: "
-                        "1 with a GPU, else 1 per core up to 2 cores and 1 per 2 cores beyond, at most 8)")
+                        "1 per core up to 2 cores and 1 per 2 cores beyond, at most 8; with a GPU 1 per 2 "
+                        "cores, at most 6, sharing it)")
     s.add_argument("--records", default="",
                    help="directory of run records (figures/runs: the paper's): runs not in runs/ are read from "
                         "their records instead of trained, and every run used is recorded there")
