@@ -162,7 +162,7 @@ fig, axes = plt.subplots(1, 4, figsize=(20, 3.8), gridspec_kw={"width_ratios": [
 factor_bars(dfc, metric=METRIC, chance=ctx.chance, bounds=bounds, ax=axes[0],
             title=f"negatives, {len(ctx.seeds)} seeds (whole-video view)")
 factor_bars(pd.concat([hard, dfx]), metric=METRIC, chance=ctx.chance, bounds=bounds, ax=axes[1],
-            title=f"hard negatives, temperature schedule ({len(ctx.seeds)} seeds), learned temperature (one seed)")
+            title=f"hard negatives, temperature ({len(ctx.seeds)} seeds; learned: 1 seed)")
 cost = df.drop_duplicates(["variant", "seed"]).groupby("variant", sort=False).wall_s.mean().reset_index()
 sns.barplot(data=cost, x="variant", y="wall_s", ax=axes[2])
 axes[2].set(title="training wall-clock (s)", xlabel="", ylabel="seconds")
