@@ -33,7 +33,7 @@
 # 2022; `vcl_core.data.foreground`), so the views of a video share the object, not the scene.
 #
 # **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
-# in `runs/` are loaded, not retrained); its 26 runs trained for 16.9 h (one thread each); about a
+# in `runs/` are loaded, not retrained); its 28 runs trained for 17.9 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.
 
@@ -122,6 +122,11 @@ for name, cfg in {"none": TemporalAugmentConfig(), "drop 30%": TemporalAugmentCo
 # 0.2, the last kept frame repeated in its place) was moved to three seeds for the same reason,
 # after its first seed lost 3 points of order to the test's 30% dropped frames against the
 # reference's 22. It is held to claim (1) for that perturbation (`frame_drops`), on each factor.
+#
+# *+ tube masking* (half of the 8-pixel cells of each short clip hidden through the whole clip,
+# VideoMAE's tube masking) was moved to three seeds after its first seed read order 1.8 points
+# above the reference. The test set has no masking perturbation, so it is read on clean
+# accuracy against the reference, on each factor: a reading, not a claim.
 
 # %%
 main = {
@@ -132,11 +137,11 @@ main = {
     "+ shuffle as augmentation": ["temporal.shuffle_p=0.5"],
     "+ speed augmentation": ["temporal.speeds=[0.5,1,2]"],
     "+ frame dropping": ["temporal.drop_p=0.2"],
+    "+ tube masking": ["temporal.mask_ratio=0.5"],
 }
 extras = {
     "+ horizontal flip": ["augment.flip_p=0.5"],
     "+ shuffle as negative": ["method.temporal_negatives=both"],
-    "+ tube masking": ["temporal.mask_ratio=0.5"],
     "+ reversal as augmentation": ["temporal.reverse_p=0.5"],
     "+ foreground on another scene": ["temporal.background_p=0.5"],
 }
@@ -173,7 +178,7 @@ factor_bars(df, metric=METRIC, chance=ctx.chance, bounds=bounds, ax=axes[0],
             title=f"clean accuracy (whole-video view; {len(ctx.seeds)} seeds for the first {len(main)}, 1 for the rest)")
 for ax, task in zip(axes[1:], ["motion", "order"]):
     sub = drops[drops.task == task].groupby(["variant", "condition"], sort=False).value.mean().unstack()
-    sns.heatmap(100 * sub, annot=True, fmt=".0f", cmap="RdBu_r", center=0, ax=ax, cbar=False)
+    sns.heatmap(100 * sub, annot=(100 * sub).round().astype(int), fmt="d", cmap="RdBu_r", center=0, ax=ax, cbar=False)  # no "-0"
     ax.set(title=f"{task}: drop under perturbation (points)", xlabel="", ylabel="")
 savefig(fig, "06_augmentation_robustness", ctx.figures)
 
@@ -194,9 +199,13 @@ claims = [verdict(change, a, b, f, metric=f"change under {c}")
 claims += [verdict(df, "+ shuffle as augmentation", "reference", f, bounds) for f in ("order", "motion")]
 for v in claims:
     print(v)
+masking = [verdict(df, "+ tube masking", "reference", f, bounds) for f in ("shape", "motion", "order")]  # not a claim
+for v in masking:
+    print(v)
 mean_drop = drops.groupby("variant", sort=False).value.mean()
 conclusion = (f"Augmentations against the reference (mean ± std over {len(ctx.seeds)} seeds, same budget): "
-              + "; ".join(map(str, claims)) + ". Clean accuracy (whole-video view, seen combinations) — "
+              + "; ".join(map(str, claims)) + ". Tube masking, clean accuracy: " + "; ".join(map(str, masking))
+              + ". Clean accuracy (whole-video view, seen combinations) — "
               + compare(df)
               + ". Mean drop under the four perturbations (points, all factors): "
               + ", ".join(f"{k} {100 * v:.1f}" for k, v in mean_drop.items()) + ".")
