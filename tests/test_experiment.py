@@ -285,13 +285,15 @@ def test_a_curve_asked_of_a_record_without_its_snapshots_trains_the_run_for_them
     (path,) = records.glob("*.json")
     assert set(json.loads(path.read_text())["evals"]) == {"probes"}
 
+    # another notebook, which names the same config otherwise (01's "default recipe" is 09's default)
     other = Experiment(data=str(tiny_bench), runs_dir=str(tmp_path / "b"), smoke=True, verbose=False,
                        record_dir=str(records))
-    got = other.curve("default", [], 0)
+    got = other.curve("default recipe", [], 0)
     assert list((tmp_path / "b").glob("*/checkpoints/last.ckpt"))  # trained for the snapshot's weights
     assert {r["step"] for r in got} == {3, 6}
-    assert got == want  # the same run: training is deterministic on CPU
-    assert set(json.loads(path.read_text())["evals"]) == {"probes", "probes-step3"}  # the record gained it
+    assert [{**r, "variant": "default"} for r in got] == want  # the same run: training is deterministic on CPU
+    assert list(records.glob("*.json")) == [path]  # one record per config, whatever the variant's name ...
+    assert set(json.loads(path.read_text())["evals"]) == {"probes", "probes-step3"}  # ... and it gained the step
 
 
 @pytest.mark.slow

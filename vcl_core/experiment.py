@@ -467,10 +467,13 @@ class Experiment:
 
     def write_record(self, out: Path, cfg: Config, key: str, results: dict) -> Path | None:
         """Add the evaluation ``key`` of the run in ``out`` to its record (written atomically);
-        nothing without :attr:`record_dir`."""
+        nothing without :attr:`record_dir`. One record per config: a run that another notebook
+        recorded under another variant name adds to that record (:meth:`from_record` reads the
+        first file of the config's hash, so a second one would hide evaluations)."""
         if not self.record_dir:
             return None
-        path = Path(self.record_dir) / f"{out.name.rsplit('-', 1)[0]}-{record_hash(cfg)}.json"
+        found = sorted(Path(self.record_dir).glob(f"*-{record_hash(cfg)}.json"))
+        path = found[0] if found else Path(self.record_dir) / f"{out.name.rsplit('-', 1)[0]}-{record_hash(cfg)}.json"
         rec = json.loads(path.read_text()) if path.exists() else {"run": out.name, "evals": {}}
         rec["config"] = {k: v for k, v in cfg.to_dict().items() if k != "eval"}
         rec["config"]["data"] = {**rec["config"]["data"], "root": Path(cfg.data.root).name}  # not this machine's path
