@@ -191,7 +191,8 @@ controlled += [verdict(dfc, "memory bank + reversed queries", b, f, bounds)
                for b in ("memory bank", "in-batch, no fast-stream contrast") for f in ("motion", "order")]
 for v in controlled:
     print(v)
-# not claims of the paper: what the batch and queue sizes and hard-negative weighting do, read the same way
+# not claims of the paper: what the batch and queue sizes, hard-negative weighting and the temperature schedule do,
+# read the same way
 size_pairs = [("batch 16", "batch 32")] + ([("queue 256", "queue 1024")] if not SMOKE else [])
 sizes = [verdict(sw, a, b, f, bounds) for a, b in size_pairs for f in ("shape", "motion", "order")]
 sizes += [verdict(pd.concat([df, hard]), a, "in-batch (reference)", f, bounds)
