@@ -291,9 +291,53 @@ def test_a_curve_asked_of_a_record_without_its_snapshots_trains_the_run_for_them
     got = other.curve("default recipe", [], 0)
     assert list((tmp_path / "b").glob("*/checkpoints/last.ckpt"))  # trained for the snapshot's weights
     assert {r["step"] for r in got} == {3, 6}
-    assert [{**r, "variant": "default"} for r in got] == want  # the same run: training is deterministic on CPU
+    def numbers(rows):  # every evaluation, not the training's wall time (the end is this training's too)
+        return [{k: v for k, v in r.items() if k not in ("variant", "wall_s")} for r in rows]
+
+    assert numbers(got) == numbers(want)  # the same run: training is deterministic on CPU
     assert list(records.glob("*.json")) == [path]  # one record per config, whatever the variant's name ...
     assert set(json.loads(path.read_text())["evals"]) == {"probes", "probes-step3"}  # ... and it gained the step
+
+
+@pytest.mark.slow
+def test_a_curve_retrained_on_another_draw_is_one_training_and_the_record_keeps_each_evaluations_draw(
+        tiny_bench, tmp_path):
+    """A record made on an earlier draw of the benchmark (its final evaluation, and a wider one
+    another notebook asked for) gains a curve trained on this draw: the curve's end must come from
+    that training, not from the record, and the older evaluation it does not replace must still
+    say which draw it came from (it would otherwise be counted as this draw's)."""
+    import json
+
+    from vcl_core import experiment
+    from vcl_core.experiment import data_digest
+
+    records = tmp_path / "records"
+    first = Experiment(data=str(tiny_bench), runs_dir=str(tmp_path / "a"), smoke=True, verbose=False,
+                       record_dir=str(records))
+    first.run("default", [], 0)
+    first.run("default", [], 0, ("probes", "diagnostics"))
+    (path,) = records.glob("*.json")
+    rec = json.loads(path.read_text())
+    for ev in rec["evals"].values():  # as written before evaluations carried their own draw
+        ev["meta"].pop("data_digest", None)
+    rec["data_digest"] = "0123456789ab"  # the earlier draw
+    path.write_text(json.dumps(rec))
+
+    other = Experiment(data=str(tiny_bench), runs_dir=str(tmp_path / "b"), smoke=True, verbose=False,
+                       record_dir=str(records))
+    cfg = other.config([], 0)
+    experiment.USED_DRAWS.clear()
+    other.curve("default", [], 0)
+    assert set(experiment.USED_DRAWS.values()) == {data_digest(cfg)}  # the end too: one training, this draw
+    saved = json.loads(path.read_text())
+    assert saved["data_digest"] == data_digest(cfg)
+    draws = {k: ev["meta"]["data_digest"] for k, ev in saved["evals"].items()}
+    assert draws == {"probes": data_digest(cfg), "probes-step3": data_digest(cfg), "probes-diagnostics": "0123456789ab"}
+
+    clean = Experiment(data=str(tiny_bench), runs_dir=str(tmp_path / "c"), smoke=True, verbose=False,
+                       record_dir=str(records))
+    assert clean.from_record(cfg, "probes-diagnostics")[2] == "0123456789ab"  # read back with its own draw
+    assert clean.from_record(cfg, "probes")[2] == data_digest(cfg)
 
 
 @pytest.mark.slow

@@ -449,7 +449,9 @@ class Experiment:
         its record, evaluated as ``key`` with ``cfg.eval``, when :attr:`record_dir` has it and
         ``runs_dir`` does not hold the run (a run there, finished or not, is always used
         instead); else ``None``. The record is used even if the benchmark here is another draw
-        (:func:`data_digest`): that is counted in the notebook's results (:data:`USED_DRAWS`)."""
+        (:func:`data_digest`): that is counted in the notebook's results (:data:`USED_DRAWS`), from
+        the evaluation's own ``meta.data_digest`` (a record retrained on another draw keeps its
+        older evaluations, each with the draw it was made on; see :meth:`write_record`)."""
         if not self.record_dir:
             return None
         if any(Path(self.runs_dir).glob(f"*-{config_hash(cfg)}/checkpoints/last.ckpt")):
@@ -463,13 +465,18 @@ class Experiment:
         if hit is None:
             return None
         res = hit[1]
-        return {**res, "summary": rec["summary"]}, rec["run"], rec["data_digest"]
+        return {**res, "summary": rec["summary"]}, rec["run"], res["meta"].get("data_digest", rec["data_digest"])
 
     def write_record(self, out: Path, cfg: Config, key: str, results: dict) -> Path | None:
         """Add the evaluation ``key`` of the run in ``out`` to its record (written atomically);
         nothing without :attr:`record_dir`. One record per config: a run that another notebook
         recorded under another variant name adds to that record (:meth:`from_record` reads the
-        first file of the config's hash, so a second one would hide evaluations)."""
+        first file of the config's hash, so a second one would hide evaluations).
+
+        Every evaluation carries the benchmark draw it was made on (``meta.data_digest``); the
+        record's ``data_digest`` and ``summary`` are those of the latest training. A run trained
+        again on another draw (a clean clone's benchmark, a curve's snapshots) so keeps the older
+        evaluations it does not replace, each still saying which draw it came from."""
         if not self.record_dir:
             return None
         found = sorted(Path(self.record_dir).glob(f"*-{record_hash(cfg)}.json"))
@@ -477,9 +484,13 @@ class Experiment:
         rec = json.loads(path.read_text()) if path.exists() else {"run": out.name, "evals": {}}
         rec["config"] = {k: v for k, v in cfg.to_dict().items() if k != "eval"}
         rec["config"]["data"] = {**rec["config"]["data"], "root": Path(cfg.data.root).name}  # not this machine's path
-        rec["data_digest"] = data_digest(cfg)
+        draw = data_digest(cfg)
+        for older in rec["evals"].values():  # written before evaluations carried their own draw
+            older["meta"].setdefault("data_digest", rec["data_digest"])
+        rec["data_digest"] = draw
         rec["summary"] = results.get("summary", rec.get("summary", {}))
-        rec["evals"][key] = {k: v for k, v in results.items() if k != "summary"}
+        evaluation = {k: v for k, v in results.items() if k != "summary"}
+        rec["evals"][key] = {**evaluation, "meta": {**evaluation["meta"], "data_digest": draw}}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(rec, indent=1) + "\n")
@@ -492,9 +503,14 @@ class Experiment:
 
         A run read from a record that holds its final evaluation but not a snapshot's (a record
         written by :meth:`run`, which evaluates the end only) is trained for its snapshots'
-        weights, as :meth:`trained` does, and the snapshots' evaluations join the record."""
-        final = self.run(name, overrides, seed, blocks)
+        weights, as :meth:`trained` does, and the snapshots' evaluations join the record. Its end
+        is then evaluated from that training too, so one curve is one training, on one draw of the
+        benchmark, whatever draw the record's evaluations came from."""
         cfg = self.config(overrides, seed)
+        snapshots = [f"{'-'.join(blocks)}-step{s}" for s in cfg.train.snapshots if s < cfg.train.steps]
+        if any(self.from_record(cfg, key) is None for key in snapshots):
+            self.trained(name, overrides, seed)  # a run in runs_dir is read before any record
+        final = self.run(name, overrides, seed, blocks)
         out = self.run_dir(name, overrides, seed)
         rows = tidy(final, variant=name, seed=seed, step=cfg.train.steps)
         for step in cfg.train.snapshots:
@@ -505,8 +521,6 @@ class Experiment:
             if replayed is not None:
                 res = {k: v for k, v in replayed[0].items() if k != "summary"}  # as evaluated below
             else:
-                if not (out / "checkpoints" / snapshot_name(step)).exists():
-                    self.trained(name, overrides, seed)  # nothing here to evaluate: train (or finish) the run
                 if not (out / "checkpoints" / snapshot_name(step)).exists():  # finished before snapshots were asked
                     raise FileNotFoundError(f"{out} finished without a step-{step} checkpoint (trained before "
                                             f"train.snapshots asked for it) and no record has its step-{step} "
