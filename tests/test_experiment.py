@@ -296,7 +296,9 @@ def test_a_curve_asked_of_a_record_without_its_snapshots_trains_the_run_for_them
 
     assert numbers(got) == numbers(want)  # the same run: training is deterministic on CPU
     assert list(records.glob("*.json")) == [path]  # one record per config, whatever the variant's name ...
-    assert set(json.loads(path.read_text())["evals"]) == {"probes", "probes-step3"}  # ... and it gained the step
+    saved = json.loads(path.read_text())
+    assert set(saved["evals"]) == {"probes", "probes-step3"}  # ... and it gained the step ...
+    assert saved["run"] == other.run_dir("default recipe", [], 0).name  # ... from the run the notebook counts
 
 
 @pytest.mark.slow

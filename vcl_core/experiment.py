@@ -465,7 +465,9 @@ class Experiment:
         if hit is None:
             return None
         res = hit[1]
-        return {**res, "summary": rec["summary"]}, rec["run"], res["meta"].get("data_digest", rec["data_digest"])
+        meta = {k: v for k, v in res["meta"].items() if k != "data_digest"}  # as evaluating it here returns it
+        return {**res, "meta": meta, "summary": rec["summary"]}, rec["run"], res["meta"].get("data_digest",
+                                                                                              rec["data_digest"])
 
     def write_record(self, out: Path, cfg: Config, key: str, results: dict) -> Path | None:
         """Add the evaluation ``key`` of the run in ``out`` to its record (written atomically);
@@ -474,7 +476,8 @@ class Experiment:
         first file of the config's hash, so a second one would hide evaluations).
 
         Every evaluation carries the benchmark draw it was made on (``meta.data_digest``); the
-        record's ``data_digest`` and ``summary`` are those of the latest training. A run trained
+        record's ``run`` (the name notebooks count it by), ``data_digest`` and ``summary`` are those
+        of the latest training. A run trained
         again on another draw (a clean clone's benchmark, a curve's snapshots) so keeps the older
         evaluations it does not replace, each still saying which draw it came from."""
         if not self.record_dir:
@@ -487,7 +490,7 @@ class Experiment:
         draw = data_digest(cfg)
         for older in rec["evals"].values():  # written before evaluations carried their own draw
             older["meta"].setdefault("data_digest", rec["data_digest"])
-        rec["data_digest"] = draw
+        rec["run"], rec["data_digest"] = out.name, draw
         rec["summary"] = results.get("summary", rec.get("summary", {}))
         evaluation = {k: v for k, v in results.items() if k != "summary"}
         rec["evals"][key] = {**evaluation, "meta": {**evaluation["meta"], "data_digest": draw}}
