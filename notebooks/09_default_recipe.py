@@ -37,7 +37,7 @@
 # spread. The last cell checks that the code's default is that candidate.
 #
 # **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
-# in `runs/` are loaded, not retrained); its 27 runs trained for 17.4 h (one thread each); about a
+# in `runs/` are loaded, not retrained); its 27 runs trained for 17.5 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.
 
