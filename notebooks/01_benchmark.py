@@ -24,7 +24,7 @@
 # time, and a fast pathway that sees motion.
 #
 # **Runtime.** 3 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already in
-# `runs/` are loaded, not retrained); its 11 runs trained for 1.9 h (one thread each); about a
+# `runs/` are loaded, not retrained); its 12 runs trained for 2.9 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.
 
@@ -189,6 +189,7 @@ sel = curves[(curves.metric == "linear_top1_seen") & (curves.protocol == "whole"
 fig, ax = plt.subplots(figsize=(9, 3.6))
 sns.lineplot(data=sel, x="step", y="value", hue="factor", style="variant", marker="o", ax=ax)
 ax.set(ylim=(0, 1.02), ylabel="linear top-1 (whole, seen)", title="learning curves (1 seed)")
+ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)  # beside the curves, not on them
 savefig(fig, "01_benchmark_curves", ctx.figures)
 
 # %%
