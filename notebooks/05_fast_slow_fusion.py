@@ -16,7 +16,8 @@
 # **Question.** Which encoder design learns which factor? A slow pathway alone (every 4th
 # frame, many channels), a fast pathway alone (every frame, few channels), and the two
 # together, fused by concatenation (SlowFast's head). Same recipe, same budget (the default's
-# 1,000 steps, where its learning curve is flat: notebook 01), three seeds each, drawn
+# 1,000 steps; by then its shape and order are flat and twice the budget adds about 5 points of
+# motion, one seed: notebook 01), three seeds each, drawn
 # between the random-init floor and the supervised ceiling.
 #
 # **Claim tested.** The two pathways together beat the slow pathway alone on the short-term

@@ -30,7 +30,8 @@ NOTEBOOK_INFO = {
                      ["01_benchmark_gallery", "01_benchmark_aliasing", "01_benchmark_floor_ceiling",
                       "01_benchmark_encoder", "01_benchmark_curves"]),
     "02_pair_definition": ("pair definitions", "Clips from different moments (neighbours, CVRL; independent clips, the "
-                           "default) teach more about time than two views of one segment.",
+                           "default) teach more about time than two views of one segment; so does a negative from "
+                           "another window of the same video (TCLR).",
                            ["02_pair_definition", "02_timeline", "02_cvrl_gap"]),
     "03_momentum_vs_memory_bank": ("negatives", "A MoCo queue or a memory bank (more negatives) beats in-batch "
                                    "negatives; without negatives (BYOL) the recipe falls below them. Controls: no "
