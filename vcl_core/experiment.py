@@ -477,9 +477,9 @@ class Experiment:
 
         Every evaluation carries the benchmark draw it was made on (``meta.data_digest``); the
         record's ``run`` (the name notebooks count it by), ``data_digest`` and ``summary`` are those
-        of the latest training. A run trained
-        again on another draw (a clean clone's benchmark, a curve's snapshots) so keeps the older
-        evaluations it does not replace, each still saying which draw it came from."""
+        of the latest training. A run trained again on another draw (a clean clone's benchmark, a
+        curve's snapshots) so keeps the older evaluations it does not replace, each still saying
+        which draw it came from."""
         if not self.record_dir:
             return None
         found = sorted(Path(self.record_dir).glob(f"*-{record_hash(cfg)}.json"))
