@@ -17,10 +17,11 @@
 # than contrast at one clip length, and does aligning the scales help further? We compare
 # single-scale recipes (short 0.5 s clips, 2 s clips, or whole-video views only) with the
 # multi-scale recipe (whole-video views + short clips: the reference), then add time-aligned
-# global-local cross-scale alignment to it. Then each predictive task is switched on alone on
-# top of the reference (which already has one: pseudo-motion, weight 3; it is switched off
-# once instead). Every recipe is drawn between the random-init floor and the supervised
-# ceiling of the same encoder.
+# global-local cross-scale alignment to it, and test clip-order prediction at three seeds.
+# Then each other predictive task is switched on alone on top of the reference (which already
+# has one: pseudo-motion, weight 3; it is switched off once instead), at one seed. Every
+# recipe is drawn between the random-init floor and the supervised ceiling of the same
+# encoder.
 #
 # **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
 # in `runs/` are loaded, not retrained); its 27 runs trained for 14.8 h (one thread each); about a

@@ -31,7 +31,8 @@ NOTEBOOK_INFO = {
                       "01_benchmark_encoder", "01_benchmark_curves"]),
     "02_pair_definition": ("pair definitions", "Clips from different moments (neighbours, CVRL; independent clips, the "
                            "default) teach more about time than two views of one segment; so does a negative from "
-                           "another window of the same video (TCLR).",
+                           "another window of the same video (TCLR); three clips beat two (rho-BYOL); TSN's jitter of the "
+                           "whole-video views helps.",
                            ["02_pair_definition", "02_timeline", "02_cvrl_gap"]),
     "03_momentum_vs_memory_bank": ("negatives", "A MoCo queue or a memory bank (more negatives) beats in-batch "
                                    "negatives; without negatives (BYOL) the recipe falls below them. Controls: no "
@@ -40,12 +41,13 @@ NOTEBOOK_INFO = {
                                    "temperature at one.",
                                    ["03_momentum_vs_memory_bank"]),
     "04_clip_lengths_multiscale": ("temporal scales", "Multi-scale contrast learns the long-term factor better "
-                                   "than either scale alone; cross-scale alignment on top of it, three seeds. 2 s "
-                                   "clips, predictive tasks, memory at one seed.",
+                                   "than either scale alone; cross-scale alignment on top of it and clip-order "
+                                   "prediction, three seeds. 2 s clips, the other predictive tasks, memory at one "
+                                   "seed.",
                                    ["04_clip_lengths_multiscale"]),
     "05_fast_slow_fusion": ("encoder", "Two pathways beat the slow one alone on motion and the fast one alone on "
                             "shape and order. Gating, cross-attention and standardised input against concatenation, "
-                            "three seeds; temporal attention at one seed.",
+                            "and temporal attention pooling against the time pool, three seeds.",
                             ["05_fast_slow_fusion", "05_temporal_attention"]),
     "06_augmentation_robustness": ("augmentation", "Camera-motion augmentation buys invariance to camera shake, "
                                    "lighting augmentation to lighting drift, speed augmentation to a 2x frame rate, "
