@@ -23,7 +23,7 @@
 # Lightning Fabric loop → frozen features → linear probe / kNN / retrieval.
 #
 # **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
-# in `runs/` are loaded, not retrained); its 6 runs trained for 1.4 h (one thread each); about a
+# in `runs/` are loaded, not retrained); its 6 runs trained for 1.5 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.
 

@@ -24,7 +24,7 @@
 # encoder.
 #
 # **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
-# in `runs/` are loaded, not retrained); its 27 runs trained for 14.8 h (one thread each); about a
+# in `runs/` are loaded, not retrained); its 27 runs trained for 15.1 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.
 

@@ -33,7 +33,7 @@
 # with the moments of a video it weighs.
 #
 # **Runtime.** 0.2 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
-# in `runs/` are loaded, not retrained); its 21 runs trained for 9.7 h (one thread each); about a
+# in `runs/` are loaded, not retrained); its 21 runs trained for 9.9 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.
 

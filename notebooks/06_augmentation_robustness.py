@@ -33,7 +33,7 @@
 # 2022; `vcl_core.data.foreground`), so the views of a video share the object, not the scene.
 #
 # **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
-# in `runs/` are loaded, not retrained); its 28 runs trained for 17.9 h (one thread each); about a
+# in `runs/` are loaded, not retrained); its 28 runs trained for 18.0 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.
 

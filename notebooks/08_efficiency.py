@@ -22,7 +22,7 @@
 # grows with clip length.
 #
 # **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
-# in `runs/` are loaded, not retrained); its 18 runs trained for 9.3 h (one thread each); about a
+# in `runs/` are loaded, not retrained); its 18 runs trained for 9.5 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.
 

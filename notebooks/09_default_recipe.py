@@ -26,6 +26,9 @@
 #   (`temporal.drop_p=0.2`) and speed augmentation (`temporal.speeds=[0.5,1,2]`), which read
 #   above the reference on every factor and bought invariance to the perturbation each mimics,
 #   and the default plus both;
+# * the default with three clips per video instead of two (`data.num_views=3`, rho-BYOL's
+#   sampling; notebook 02, where it beats two clips on motion at three seeds), which costs half
+#   as much again per step;
 # * the default plus both outline signals on clip-standardised input
 #   (`model.input_norm=clip method.patch_negatives=4 method.aux.reconstruct=1`: one seed read
 #   shape 87.5% against the default's 80.3%, and motion 82.5% against 96.6%; PAPER.md, section 5).
@@ -37,7 +40,7 @@
 # spread. The last cell checks that the code's default is that candidate.
 #
 # **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
-# in `runs/` are loaded, not retrained); its 27 runs trained for 17.5 h (one thread each); about a
+# in `runs/` are loaded, not retrained); its 30 runs trained for 19.4 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.
 
@@ -103,6 +106,7 @@ candidates = {
     "default + frame dropping (06)": default + ["temporal.drop_p=0.2"],
     "default + speed augmentation (06)": default + ["temporal.speeds=[0.5,1,2]"],
     "default + speed augmentation + frame dropping (06)": default + ["temporal.speeds=[0.5,1,2]", "temporal.drop_p=0.2"],
+    "default + three clips (02)": default + ["data.num_views=3"],
     "default + outline signals, standardised input": default + ["model.input_norm=clip", "method.patch_negatives=4",
                                                                 "method.aux.reconstruct=1"],
 }
