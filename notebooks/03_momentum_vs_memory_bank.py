@@ -22,7 +22,7 @@
 # temperature at one seed. Accuracy on every factor and wall-clock cost are reported.
 #
 # **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
-# in `runs/` are loaded, not retrained); its 31 runs trained for 14.0 h (one thread each); about a
+# in `runs/` are loaded, not retrained); its 31 runs trained for 14.1 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.
 
@@ -139,10 +139,10 @@ print(summarize(dfc, METRIC).to_string(index=False))
 # number of optimiser steps is held fixed, so a larger batch costs more time and sees more
 # videos); importance re-weighting of hard negatives (Robinson et al. 2021, beta = 0.5), three
 # seeds (moved from the one-seed runs after its first seed read shape 3.7 points above the
-# reference, whose seeds spread 0.4); a cosine temperature schedule from 0.2 to 0.05, three
-# seeds (moved from the one-seed runs: temperature scheduling is one of the levers the field
-# names, and one seed cannot tell a tie); then, one seed, a learned temperature. Read the
-# one-seed run against the three-seed spreads.
+# reference as first trained, whose seeds spread 0.4); a cosine temperature schedule from 0.2
+# to 0.05, three seeds (moved from the one-seed runs: temperature scheduling is one of the
+# levers the field names, and one seed cannot tell a tie); then, one seed, a learned
+# temperature. Read the one-seed run against the three-seed spreads.
 
 # %%
 hard = exp.sweep({"hard negatives (beta 0.5)": ["method.hard_negative_beta=0.5"],
