@@ -170,8 +170,7 @@ print(summarize(df, METRIC).to_string(index=False))
 # positive), and one sampling choice of the whole-video views: TSN's per-segment jitter (each
 # frame at random within its segment) against the default shared offset (all frames move
 # together, evenly spaced). Notebook 01 shows what the jitter does to the supervised
-# ceiling. Both were moved from one seed to three; their first seeds were on the previous draw
-# of the benchmark.
+# ceiling. Both were moved from one seed to three after a one-seed lead.
 #
 # **Third claim.** More clips per video teach more (rho-BYOL's finding, for ρ = 3 against
 # 2): *rho clips (3)* beats *independent clips (default)* on motion or order, beyond the seed
