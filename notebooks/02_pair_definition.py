@@ -24,7 +24,7 @@
 # (long views, temporal hard negatives, budget) is fixed.
 #
 # **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
-# in `runs/` are loaded, not retrained); its 18 runs trained for 9.3 h (one thread each); about a
+# in `runs/` are loaded, not retrained); its 18 runs trained for 8.8 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.
 

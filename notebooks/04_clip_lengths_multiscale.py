@@ -23,8 +23,8 @@
 # recipe is drawn between the random-init floor and the supervised ceiling of the same
 # encoder.
 #
-# **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
-# in `runs/` are loaded, not retrained); its 27 runs trained for 15.1 h (one thread each); about a
+# **Runtime.** 0.2 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
+# in `runs/` are loaded, not retrained); its 27 runs trained for 15.0 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.
 
