@@ -22,7 +22,7 @@
 # temperature at one seed. Accuracy on every factor and wall-clock cost are reported.
 #
 # **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
-# in `runs/` are loaded, not retrained); its 31 runs trained for 14.1 h (one thread each); about a
+# in `runs/` are loaded, not retrained); its 31 runs trained for 14.3 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.
 
