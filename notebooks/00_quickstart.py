@@ -22,7 +22,7 @@
 # **Path.** `vcl synth` (real H.264 files) → decord → clips → fast/slow encoder → InfoNCE →
 # Lightning Fabric loop → frozen features → linear probe / kNN / retrieval.
 #
-# **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
+# **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs already
 # in `runs/` are loaded, not retrained); its 6 runs trained for 1.5 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.

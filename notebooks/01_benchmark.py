@@ -23,7 +23,7 @@
 # all three, and measures what the encoder needs to reach the ceiling: an embedding that keeps
 # time, and a fast pathway that sees motion.
 #
-# **Runtime.** 3 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already in
+# **Runtime.** 3 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs already in
 # `runs/` are loaded, not retrained); its 12 runs trained for 2.9 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.

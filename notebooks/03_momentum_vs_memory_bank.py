@@ -21,8 +21,8 @@
 # the queue size, hard negatives and a temperature schedule, three seeds each, and a learned
 # temperature at one seed. Accuracy on every factor and wall-clock cost are reported.
 #
-# **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
-# in `runs/` are loaded, not retrained); its 31 runs trained for 14.3 h (one thread each); about a
+# **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs already
+# in `runs/` are loaded, not retrained); its 31 runs trained for 13.7 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.
 
@@ -113,7 +113,9 @@ print(f"InfoNCE with the same-video keys counted as negatives {info_nce(q, k, 0.
 # claim either). If it wins back the order the bank loses, those negatives, not the bank, were
 # what the order needed. The controls' runs trained beside other runs (the first beside the
 # test suite), so their wall-clock is not comparable with the others' and the cost panel
-# leaves them out.
+# leaves them out. MoCo's and BYOL's runs were retrained on another machine than the
+# reference's and the bank's, so their bars compare machines as well as methods; PAPER.md gives
+# the four recipes' step times measured side by side on one machine.
 
 # %%
 queue = 64 if SMOKE else 1024
