@@ -37,8 +37,8 @@ NOTEBOOK_INFO = {
     "03_momentum_vs_memory_bank": ("negatives", "A MoCo queue or a memory bank (more negatives) beats in-batch "
                                    "negatives; without negatives (BYOL) the recipe falls below them. Controls: no "
                                    "fast-stream contrast; a bank with its clips played backwards as negatives. Batch "
-                                   "and queue size, hard negatives, a temperature schedule at three seeds; a learned "
-                                   "temperature at one.",
+                                   "and queue size, hard negatives, a temperature schedule and a learned temperature "
+                                   "at three seeds.",
                                    ["03_momentum_vs_memory_bank"]),
     "04_clip_lengths_multiscale": ("temporal scales", "Multi-scale contrast learns the long-term factor better "
                                    "than either scale alone; cross-scale alignment on top of it and clip-order "
