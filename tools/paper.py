@@ -51,7 +51,8 @@ NOTEBOOK_INFO = {
                             ["05_fast_slow_fusion", "05_temporal_attention"]),
     "06_augmentation_robustness": ("augmentation", "Camera-motion augmentation buys invariance to camera shake, "
                                    "lighting augmentation to lighting drift, speed augmentation to a 2x frame rate, "
-                                   "frame dropping to dropped frames; shuffling as an augmentation destroys order.",
+                                   "frame dropping to dropped frames; shuffling as an augmentation destroys order; flips and "
+                                   "reversal as augmentations lose motion. Every variant at three seeds.",
                                    ["06_augmentation_robustness"]),
     "07_evaluation_suite": ("evaluation", "Every protocol on the main recipes, each number with its protocol.",
                             ["07_evaluation_suite"]),
