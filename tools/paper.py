@@ -41,9 +41,9 @@ NOTEBOOK_INFO = {
                                    "at three seeds.",
                                    ["03_momentum_vs_memory_bank"]),
     "04_clip_lengths_multiscale": ("temporal scales", "Multi-scale contrast learns the long-term factor better "
-                                   "than either scale alone; cross-scale alignment on top of it and clip-order "
-                                   "prediction, three seeds. 2 s clips, the other predictive tasks, memory at one "
-                                   "seed.",
+                                   "than either scale alone; cross-scale alignment on top of it, clip-order "
+                                   "prediction, 2 s clips and four other predictive tasks, three seeds. Future "
+                                   "prediction and memory at one seed.",
                                    ["04_clip_lengths_multiscale"]),
     "05_fast_slow_fusion": ("encoder", "Two pathways beat the slow one alone on motion and the fast one alone on "
                             "shape and order. Gating, cross-attention and standardised input against concatenation, "
