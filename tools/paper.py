@@ -42,8 +42,8 @@ NOTEBOOK_INFO = {
                                    ["03_momentum_vs_memory_bank"]),
     "04_clip_lengths_multiscale": ("temporal scales", "Multi-scale contrast learns the long-term factor better "
                                    "than either scale alone; cross-scale alignment on top of it, clip-order "
-                                   "prediction, 2 s clips and four other predictive tasks, three seeds. Future "
-                                   "prediction and memory at one seed.",
+                                   "prediction, 2 s clips, future prediction, a clip memory and four other "
+                                   "predictive tasks, three seeds.",
                                    ["04_clip_lengths_multiscale"]),
     "05_fast_slow_fusion": ("encoder", "Two pathways beat the slow one alone on motion and the fast one alone on "
                             "shape and order. Gating, cross-attention and standardised input against concatenation, "
