@@ -22,8 +22,8 @@
 # order), robustness to perturbations, seen vs unseen factor combinations, representation
 # diagnostics, and captioning. `vcl_core.eval.schema.PROTOCOL_DOCS` documents each in one line.
 #
-# **Runtime.** 0.1 min on 2 CPU cores inside `make figures` (2 notebook(s) at a time; runs already
-# in `runs/` are loaded, not retrained); its 11 runs trained for 3.9 h (one thread each); about a
+# **Runtime.** 0.2 min on 2 CPU cores inside `make figures` (1 notebook(s) at a time; runs already
+# in `runs/` are loaded, not retrained); its 11 runs trained for 3.7 h (one thread each); about a
 # minute with `SMOKE = True`. Generated from `figures/runtimes.json`, which `make figures` writes,
 # and the notebook's results.
 
