@@ -133,8 +133,8 @@ print(summarize(dfx, METRIC).to_string(index=False))
 #
 # Clip order and its reference were moved from the one-seed runs to three seeds after clip
 # order's first seed read order 4.2 points above that reference. Future prediction and the
-# memory are the slowest runs here (about 40 min each on one thread); their seeds 1 and 2 came
-# last, so they are readings, not claims.
+# memory are among the slowest runs here (about 29 min each on one thread with nothing else
+# running); their seeds 1 and 2 came last, so they are readings, not claims.
 #
 # **Claim tested.** Predicting the order of clips teaches the order of the activity: *rho +
 # clip order* beats *rho clips (3)* on order, beyond the seed spread.
