@@ -195,10 +195,10 @@ colours = dict(zip(FACTORS, sns.color_palette(n_colors=len(FACTORS))))
 fig, ax = plt.subplots(figsize=(9, 3.6))
 sns.lineplot(data=sel, x="step", y="value", hue="factor", hue_order=FACTORS, palette=colours, style="variant",
              marker="o", ax=ax)
-end_stats = summarize(ends, "linear_top1_seen", "whole")
+end_stats = summarize(ends, "linear_top1_seen", "whole").set_index(["variant", "factor"])
 for v, step in (("default recipe", exp.config([], 0).train.steps), (LONG, exp.config(budgets[LONG], 0).train.steps)):
     for k, f in enumerate(FACTORS):  # side by side, 40 steps apart, so that bars of similar values stay apart
-        m, sd = end_stats.set_index(["variant", "factor"]).loc[(v, f), ["mean", "std"]]
+        m, sd = end_stats.loc[(v, f), ["mean", "std"]]
         ax.errorbar(step + 40 * (k - 1), m, yerr=sd, color=colours[f], capsize=4, lw=1.5, zorder=5)
 ax.set(ylim=(0, 1.02), ylabel="linear top-1 (whole, seen)",
        title=f"learning curves (seed 0; bars: mean ± std of {len(ctx.seeds)} seeds at each budget's end)")
